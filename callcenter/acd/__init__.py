@@ -1,0 +1,1 @@
+"""ACD: live queue and agent state, agent commands (login, logout, pause)."""

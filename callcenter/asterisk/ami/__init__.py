@@ -1,0 +1,1 @@
+"""AMI adapter: panoramisk (with our fixes), translation of frames into domain events."""

@@ -1,0 +1,1 @@
+"""Call records: one per caller (linkedid), queue entries, recordings, agent sessions."""

@@ -1,0 +1,1 @@
+"""KPIs computed from the platform's own records (exact, reproducible)."""

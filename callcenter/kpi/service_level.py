@@ -1,0 +1,152 @@
+"""The 15-second answer rate, and app_queue's ServicelevelPerf/ServicelevelPerf2 for reconciliation.
+
+Definition (DESIGN.md, KPI 1): requests for a human answered by an agent within the threshold of
+first entering the human queue ÷ all requests for a human. Counted per caller (linkedid) from the
+first queue entry, so a caller moved between queues counts once; abandons, timeouts and exits count
+in the denominator. An optional grace drops callers who gave up within it without being answered.
+
+The same function serves the database (``kpi service-level``), a recorded AMI stream and a queue_log
+file (``kpi replay``): every source is turned into queue-entry facts first.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class EntryFact(Protocol):
+    """What the KPI needs to know about one stay of one caller in one queue."""
+
+    linkedid: str
+    queue: str
+    entered_at: float
+    hold_s: int | None
+    connected_at: float | None
+    completed_at: float | None
+    abandon_hold_s: int | None
+
+
+def _f32(x: float) -> float:
+    """Round to IEEE single precision, as app_queue's ``float`` arithmetic does."""
+    return struct.unpack("f", struct.pack("f", x))[0]
+
+
+def app_queue_perf(in_sl: int, total: int) -> float:
+    """``100 * ((float)in_sl / (float)total)`` computed the way app_queue does, 0 when total is 0."""
+    if total <= 0:
+        return 0.0
+    return _f32(100 * _f32(_f32(float(in_sl)) / _f32(float(total))))
+
+
+@dataclass
+class QueueFigures:
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    # app_queue's counters (reset when Asterisk restarts; ours cover the selected period)
+    completed: int = 0
+    completed_in_sl: int = 0
+    abandoned_app: int = 0
+    abandoned_in_sl: int = 0
+
+    @property
+    def servicelevel_perf(self) -> float:
+        return app_queue_perf(self.completed_in_sl, self.completed)
+
+    @property
+    def servicelevel_perf2(self) -> float:
+        return app_queue_perf(self.completed_in_sl + self.abandoned_in_sl, self.completed + self.abandoned_app)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "offered": self.offered,
+            "answered": self.answered,
+            "abandoned": self.abandoned,
+            "servicelevel_perf": round(self.servicelevel_perf, 2),
+            "servicelevel_perf2": round(self.servicelevel_perf2, 2),
+        }
+
+
+@dataclass
+class ServiceLevelReport:
+    threshold_s: int
+    offered: int = 0
+    answered: int = 0
+    answered_within_threshold: int = 0
+    excluded_short_abandons: int = 0
+    queues: dict[str, QueueFigures] = field(default_factory=dict)
+
+    @property
+    def abandoned(self) -> int:
+        return self.offered - self.answered
+
+    @property
+    def rate(self) -> float | None:
+        if self.offered == 0:
+            return None
+        return round(100.0 * self.answered_within_threshold / self.offered, 2)
+
+    def as_json(self) -> dict[str, Any]:
+        """The CLI contract: ``callcenter kpi ... --json`` prints exactly this object."""
+        return {
+            "threshold_s": self.threshold_s,
+            "offered": self.offered,
+            "answered": self.answered,
+            "answered_within_threshold": self.answered_within_threshold,
+            "abandoned": self.abandoned,
+            "rate": self.rate,
+            "queues": {name: q.as_json() for name, q in sorted(self.queues.items())},
+        }
+
+
+def caller_wait_s(stays: list[EntryFact], stay: EntryFact) -> int:
+    """Whole seconds from a caller's first queue entry to the end of ``stay``'s hold."""
+    return int(stay.entered_at) - int(stays[0].entered_at) + (stay.hold_s or 0)
+
+
+def compute(
+    entries: Iterable[EntryFact],
+    threshold_s: int = 15,
+    grace_s: int = 0,
+    servicelevels: Mapping[str, int] | None = None,
+    default_servicelevel: int = 15,
+) -> ServiceLevelReport:
+    """The report for a set of queue entries (all entries of each caller should be included)."""
+    servicelevels = servicelevels or {}
+    report = ServiceLevelReport(threshold_s=threshold_s)
+    by_caller: dict[str, list[EntryFact]] = defaultdict(list)
+    for entry in entries:
+        by_caller[entry.linkedid].append(entry)
+        q = report.queues.setdefault(entry.queue, QueueFigures())
+        q.offered += 1
+        if entry.connected_at is not None:
+            q.answered += 1
+        else:
+            q.abandoned += 1
+        sl = servicelevels.get(entry.queue, default_servicelevel)
+        if entry.completed_at is not None:
+            q.completed += 1
+            if entry.hold_s is not None and entry.hold_s <= sl:
+                q.completed_in_sl += 1
+        if entry.abandon_hold_s is not None:
+            q.abandoned_app += 1
+            if entry.abandon_hold_s <= sl:
+                q.abandoned_in_sl += 1
+    for stays in by_caller.values():
+        stays.sort(key=lambda s: s.entered_at)
+        connected = next((s for s in stays if s.connected_at is not None), None)
+        if connected is None:
+            if grace_s > 0 and caller_wait_s(stays, stays[-1]) <= grace_s:
+                report.excluded_short_abandons += 1
+                continue
+            report.offered += 1
+            continue
+        report.offered += 1
+        report.answered += 1
+        if caller_wait_s(stays, connected) <= threshold_s:
+            report.answered_within_threshold += 1
+    return report
