@@ -101,6 +101,9 @@ class AgentConfig(_Model):
     password: str = ""
     # Static SIP contact (test harnesses); real softphones register instead.
     contact: str | None = None
+    # Queues (skills) the agent logs in to by default; empty means every queue.
+    queues: tuple[str, ...] = ()
+    penalty: int = 0
 
 
 class TrunkConfig(_Model):
@@ -132,6 +135,8 @@ class Config(_Model):
     data_dir: str = "var"
     database_url: str = ""
     redis_url: str | None = None
+    # Local time of the hotline: business hours, report days, CLI times without a zone.
+    timezone: str = "Asia/Shanghai"
     log_level: str = "info"
     log_format: Literal["console", "json"] = "console"
     ami: AmiConfig = AmiConfig()
@@ -171,6 +176,15 @@ class Config(_Model):
             if q.name == name:
                 return q
         raise KeyError(name)
+
+    def agent(self, agent_id: str) -> AgentConfig:
+        for a in self.agents:
+            if a.id == agent_id:
+                return a
+        raise KeyError(agent_id)
+
+    def agent_queues(self, agent_id: str) -> tuple[str, ...]:
+        return self.agent(agent_id).queues or tuple(q.name for q in self.queues)
 
     def agent_password(self, agent_id: str) -> str:
         for a in self.agents:
@@ -246,7 +260,15 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         raise ConfigError(f"{where}{problems}") from exc
 
 
-def dump_config(config: Config) -> str:
-    """YAML text of a configuration (for the sandbox's rendered config file)."""
-    return yaml.safe_dump(config.model_dump(mode="json"), allow_unicode=True, sort_keys=False)
+SECRET_FIELDS: dict[str, Any] = {
+    "ami": {"secret"}, "web": {"secret_key", "ops_token"}, "agent_passwords": True,
+}
+
+
+def dump_config(config: Config, without_secrets: bool = False) -> str:
+    """YAML text of a configuration; ``without_secrets`` leaves out every secret field."""
+    data = config.model_dump(mode="json", exclude=SECRET_FIELDS if without_secrets else None)
+    if without_secrets:
+        data["agents"] = [{k: v for k, v in a.items() if k != "password"} for a in data["agents"]]
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
 

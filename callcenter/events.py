@@ -262,3 +262,11 @@ DomainEvent = (
     ChannelCreated | ChannelHungUp | QueueEvent | RecordingStarted | MemberAdded | MemberRemoved | MemberPaused
     | MemberStatusChanged | QueueStatusSnapshot | TelephonyConnected | TelephonyDisconnected
 )
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveChannels:
+    """The channels that exist right now (CoreShowChannels after a reconnect)."""
+
+    ts: float
+    uniqueids: frozenset[str]

@@ -236,12 +236,10 @@ class Sandbox:
                 raise SandboxError(f"{tpl}: cannot render: {exc}") from exc
             (self.etc_dir / tpl.name).write_text(text, encoding="utf-8")
         daemon_config = self.config.with_overrides(
+            data_dir=str(Path(self.config.data_dir).absolute()),
             secrets_file=str(self.secrets_file),
-            ami={**self.config.ami.model_dump(), "secret": ""},
-            web={**self.config.web.model_dump(), "secret_key": "", "ops_token": ""},
-            agent_passwords={},
         )
-        self.config_file.write_text(dump_config(daemon_config), encoding="utf-8")
+        self.config_file.write_text(dump_config(daemon_config, without_secrets=True), encoding="utf-8")
 
     # ---- process -----------------------------------------------------------------
     def _running_pid(self) -> int | None:

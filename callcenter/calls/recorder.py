@@ -66,6 +66,7 @@ class CallRecorder:
             ev.MemberRemoved: self._on_member_removed,
             ev.MemberPaused: self._on_member_paused,
             ev.QueueStatusSnapshot: self._on_snapshot,
+            ev.ActiveChannels: self._on_active_channels,
         }
 
     def apply(self, event: Any) -> None:
@@ -330,10 +331,11 @@ class CallRecorder:
                 entry.left_at = snap.ts
                 self.sink(entry)
 
-    def end_vanished_calls(self, active_uniqueids: set[str], ts: float) -> None:
+    def _on_active_channels(self, e: ev.ActiveChannels) -> None:
         """End calls whose caller channel no longer exists (hung up while we were disconnected)."""
-        for linkedid in [lid for lid in self.calls if lid not in active_uniqueids]:
-            self._end_call(self.calls.pop(linkedid), ts, None)
+        for linkedid in [lid for lid in self.calls if lid not in e.uniqueids]:
+            log.warning("call %s ended while AMI was disconnected", linkedid)
+            self._end_call(self.calls.pop(linkedid), e.ts, None)
 
     def finish(self) -> None:
         """End of an offline replay: close what is still open so every entry has an outcome."""

@@ -22,6 +22,25 @@ from callcenter.asterisk.ami.protocol import CallcenterAMIProtocol
 log = logging.getLogger(__name__)
 
 
+class _Action(actions.Action):
+    """An action that can run a hook synchronously the moment its last message arrives.
+
+    Awaiting the future resumes the caller a loop iteration later, after events that followed
+    the response were already dispatched; a snapshot (QueueStatus) must be applied before them.
+    """
+
+    on_complete: Callable[[Any], None] | None = None
+
+    def add_message(self, message: Message) -> bool | None:
+        done = super().add_message(message)
+        if done and self.on_complete is not None and not self.future.cancelled():
+            try:
+                self.on_complete(self.future.result())
+            except Exception:
+                log.exception("on_complete hook of %s failed", self.get("Action"))
+        return done
+
+
 class AmiError(Exception):
     """Asterisk answered an action with an error, or the connection is not usable."""
 
@@ -97,6 +116,22 @@ class AmiClient:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
+
+    async def open(self) -> None:
+        """Connect and log in once, without reconnecting (one-shot use: CLI commands)."""
+        self._ready = asyncio.Event()
+        self._lost = asyncio.Event()
+        await self._connect_once(asyncio.get_running_loop())
+
+    async def close(self) -> None:
+        """Log off and close a connection made with :meth:`open`."""
+        self._stopping = True
+        if self.protocol is not None and not self.protocol.closed:
+            try:
+                await asyncio.wait_for(self._send({"Action": "Logoff"}, as_list=False), 1.0)
+            except Exception:
+                pass
+            self.protocol.close()
 
     @property
     def connected(self) -> bool:
@@ -199,21 +234,29 @@ class AmiClient:
             self._lost.set()
 
     # ---- actions -----------------------------------------------------------------------------
-    def _send(self, action: dict[str, Any], as_list: bool) -> asyncio.Future[Any]:
+    def _send(
+        self, action: dict[str, Any], as_list: bool, on_complete: Callable[[Any], None] | None = None
+    ) -> asyncio.Future[Any]:
         if self.protocol is None or self.protocol.closed:
             raise AmiError("not connected to AMI")
-        act = actions.Action(dict(action), as_list=as_list)
+        act = _Action(dict(action), as_list=as_list)
+        act.on_complete = on_complete
         return self.protocol.send(act, as_list=as_list)
 
     async def action(
-        self, action: dict[str, Any], as_list: bool = False, timeout: float | None = None
+        self,
+        action: dict[str, Any],
+        as_list: bool = False,
+        timeout: float | None = None,
+        on_complete: Callable[[Any], None] | None = None,
     ) -> Any:
         """Send an action; return its response (or all messages of a list action).
 
-        Raises :class:`AmiError` when Asterisk answers ``Response: Error`` and
-        :class:`AmiTimeout` when nothing complete arrives in time.
+        ``on_complete(result)`` runs synchronously when the last message arrives, before any
+        later event is dispatched. Raises :class:`AmiError` when Asterisk answers
+        ``Response: Error`` and :class:`AmiTimeout` when nothing complete arrives in time.
         """
-        future = self._send(action, as_list)
+        future = self._send(action, as_list, on_complete)
         try:
             result = await asyncio.wait_for(future, timeout or self.action_timeout_s)
         except TimeoutError as exc:

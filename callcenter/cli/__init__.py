@@ -1,0 +1,1 @@
+"""The ``callcenter`` command line (click): one module per command group."""

@@ -1,0 +1,113 @@
+"""What every CLI command shares: finding the config, parsing times, printing JSON, running AMI."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import click
+
+from callcenter.config import Config, ConfigError, load_config
+
+T = TypeVar("T")
+
+CONFIG_SEARCH = ("callcenter.yaml", ".run/sandbox/callcenter.yaml", "/etc/callcenter/callcenter.yaml")
+
+
+def find_config(explicit: str | None) -> str | None:
+    """--config, else $CALLCENTER_CONFIG, else the first of CONFIG_SEARCH that exists."""
+    if explicit:
+        return explicit
+    if os.environ.get("CALLCENTER_CONFIG"):
+        return os.environ["CALLCENTER_CONFIG"]
+    for candidate in CONFIG_SEARCH:
+        if Path(candidate).exists():
+            return candidate
+    return None
+
+
+def get_config(ctx: click.Context) -> Config:
+    obj = ctx.ensure_object(dict)
+    if "config" not in obj:
+        try:
+            obj["config"] = load_config(find_config(obj.get("config_path")))
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from exc
+    return obj["config"]
+
+
+def parse_time(value: str | None, tz: str) -> datetime | None:
+    """ISO 8601 (no zone = hotline local time), epoch seconds, 'today', 'yesterday' or '-2h'/'-30m'/'-7d'.
+
+    Returns naive UTC, like the database.
+    """
+    if value is None:
+        return None
+    zone = ZoneInfo(tz)
+    v = value.strip()
+    now = datetime.now(zone)
+    try:
+        if v in ("today", "yesterday"):
+            day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+            if v == "yesterday":
+                day -= timedelta(days=1)
+            dt = day
+        elif v.startswith("-") and v[-1] in "smhd" and v[1:-1].isdigit():
+            unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[v[-1]]
+            dt = now - timedelta(**{unit: int(v[1:-1])})
+        elif v.replace(".", "", 1).isdigit():
+            dt = datetime.fromtimestamp(float(v), UTC)
+        else:
+            dt = datetime.fromisoformat(v)
+            if dt.tzinfo is None:
+                dt = dt.replace(tzinfo=zone)
+    except ValueError as exc:
+        raise click.BadParameter(f"cannot read time {value!r} ({exc})") from exc
+    return dt.astimezone(UTC).replace(tzinfo=None)
+
+
+def print_json(data: Any) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=None, sort_keys=False))
+
+
+def run_ami(config: Config, fn: Callable[[Any], Awaitable[T]], timeout: float = 5.0) -> T:
+    """Open a short AMI session, run ``fn(client)``, close it; clear error if Asterisk is away."""
+    from callcenter.asterisk.ami.client import AmiClient, AmiError
+
+    async def main() -> T:
+        client = AmiClient(config.ami.host, config.ami.port, config.ami.username, config.ami.secret,
+                           on_event=lambda _m: None, action_timeout_s=min(timeout, config.ami.action_timeout_s))
+        where = f"Asterisk AMI at {config.ami.host}:{config.ami.port}"
+        try:
+            await client.open()
+        except (OSError, TimeoutError) as exc:
+            raise click.ClickException(f"cannot reach {where} ({exc}): is Asterisk running?") from exc
+        except AmiError as exc:
+            raise click.ClickException(f"{where} refused us ({exc}): check ami.username/secret") from exc
+        try:
+            return await fn(client)
+        except AmiError as exc:
+            raise click.ClickException(str(exc)) from exc
+        finally:
+            await client.close()
+
+    return asyncio.run(main())
+
+
+def fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(1)
+
+
+def ago(ts: float | None) -> str:
+    if not ts:
+        return "-"
+    return f"{int(time.time() - ts)}s"

@@ -1,0 +1,1 @@
+"""Sharing live ACD state between processes (Redis), optional."""

@@ -1,0 +1,99 @@
+"""Mirror live queue/agent state into Redis and publish each change (optional, ``REDIS_URL``).
+
+Keys: ``callcenter:queue:<name>`` (JSON of waiting callers), ``callcenter:agent:<id>`` (JSON of the
+agent's state), ``callcenter:board`` (the whole view); channel ``callcenter:live`` carries each
+change as ``{"kind": ..., "payload": ...}``. Writes are coalesced and sent by one asyncio task, so
+the reactor never waits on Redis; if Redis is down, changes are dropped and the whole board is
+rewritten once it is back (Redis is a mirror, never the record).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import redis.asyncio as aioredis
+
+log = logging.getLogger(__name__)
+
+PREFIX = "callcenter"
+CHANNEL = f"{PREFIX}:live"
+
+
+class RedisMirror:
+    def __init__(self, url: str, board: Callable[[], dict[str, Any]], interval: float = 0.05) -> None:
+        self.url = url
+        self.board = board
+        self.interval = interval
+        self.client = aioredis.from_url(url, decode_responses=True)
+        self._pending: dict[str, tuple[str, dict[str, Any]]] = {}
+        self._changes: list[dict[str, Any]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._full_resync = True
+        self.ok = False
+
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except (asyncio.CancelledError, Exception):
+                pass
+        await self.client.aclose()
+
+    def on_change(self, kind: str, payload: dict[str, Any]) -> None:
+        """LiveState listener (runs on the reactor thread: only queues work)."""
+        if kind == "reset":
+            self._full_resync = True
+        elif kind == "queue":
+            self._pending[f"{PREFIX}:queue:{payload['queue']}"] = (kind, payload)
+        elif kind == "agent":
+            self._pending[f"{PREFIX}:agent:{payload['agent']}"] = (kind, payload)
+        self._changes.append({"kind": kind, "payload": payload})
+        if len(self._changes) > 10000:  # Redis away for long: keep the newest only
+            del self._changes[:5000]
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(self.interval)
+            pending, changes = self._pending, self._changes
+            self._pending, self._changes = {}, []
+            full = self._full_resync
+            try:
+                async with self.client.pipeline(transaction=False) as pipe:
+                    if full:
+                        board = self.board()
+                        pipe.set(f"{PREFIX}:board", json.dumps(board, ensure_ascii=False))
+                        for name, q in board["queues"].items():
+                            pipe.set(f"{PREFIX}:queue:{name}", json.dumps(q["waiting"], ensure_ascii=False))
+                        for agent, state in board["agents"].items():
+                            pipe.set(f"{PREFIX}:agent:{agent}", json.dumps(state, ensure_ascii=False))
+                    for key, (kind, payload) in pending.items():
+                        body = payload["callers"] if kind == "queue" else payload
+                        pipe.set(key, json.dumps(body, ensure_ascii=False))
+                    if not full and pending:
+                        pipe.set(f"{PREFIX}:board", json.dumps(self.board(), ensure_ascii=False))
+                    for change in changes:
+                        pipe.publish(CHANNEL, json.dumps(change, ensure_ascii=False))
+                    await pipe.execute()
+                self._full_resync = False
+                if not self.ok:
+                    log.info("Redis mirror connected to %s", self.url)
+                self.ok = True
+            except (aioredis.RedisError, OSError) as exc:
+                if self.ok or full:
+                    log.warning("Redis mirror unavailable (%s); will resync when it returns", exc)
+                self.ok = False
+                self._full_resync = True
+                await asyncio.sleep(1.0)
+                self._wake.set()

@@ -1,0 +1,155 @@
+"""Every table, declared once, with named constraints and indexes (migrations refer to the names).
+
+Times are naive UTC ``DateTime`` with microseconds (Asterisk's event timestamps). Rows written from
+telephony events carry no foreign keys: they arrive in batches, in any order, and must never be
+refused, so links are plain indexed columns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "%(table_name)s__idx__%(column_0_N_name)s",
+    "uq": "%(table_name)s__uq__%(column_0_N_name)s",
+    "ck": "%(table_name)s__ck__%(constraint_name)s",
+    "fk": "%(table_name)s__fk__%(column_0_N_name)s__%(referred_table_name)s",
+    "pk": "%(table_name)s__pk",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dict: JSON, list: JSON}
+
+
+def utc(ts: float | None) -> datetime | None:
+    """Epoch seconds → naive UTC datetime (None stays None)."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).replace(tzinfo=None)
+
+
+def epoch(dt: datetime | None) -> float | None:
+    """Naive UTC datetime → epoch seconds."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC).timestamp()
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Call(Base):
+    """One caller's call (keyed by Asterisk's linkedid)."""
+
+    __tablename__ = "calls"
+
+    linkedid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    channel: Mapped[str] = mapped_column(String(128), default="")
+    caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
+    caller_name: Mapped[str] = mapped_column(String(128), default="")
+    did: Mapped[str] = mapped_column(String(64), default="")
+    hotline: Mapped[str | None] = mapped_column(String(64), index=True)
+    disposition: Mapped[str] = mapped_column(String(32), default="in-progress")
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+    first_queued_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    first_queue: Mapped[str | None] = mapped_column(String(64))
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime)
+    answered_by: Mapped[str | None] = mapped_column(String(64), index=True)
+    answered_queue: Mapped[str | None] = mapped_column(String(64))
+    wait_s: Mapped[int | None] = mapped_column(Integer)
+    answered_within_sl: Mapped[bool | None] = mapped_column(Boolean)
+    recording_path: Mapped[str | None] = mapped_column(String(512))
+
+
+class QueueEntry(Base):
+    """One stay of one caller in one queue."""
+
+    __tablename__ = "queue_entries"
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), index=True)
+    uniqueid: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str] = mapped_column(String(64), index=True)
+    entered_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    caller_number: Mapped[str] = mapped_column(String(64), default="")
+    caller_name: Mapped[str] = mapped_column(String(128), default="")
+    outcome: Mapped[str] = mapped_column(String(32), default="waiting")
+    left_at: Mapped[datetime | None] = mapped_column(DateTime)
+    hold_s: Mapped[int | None] = mapped_column(Integer)
+    agent: Mapped[str | None] = mapped_column(String(64), index=True)
+    agent_uniqueid: Mapped[str | None] = mapped_column(String(64))
+    connected_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ring_s: Mapped[int | None] = mapped_column(Integer)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    talk_s: Mapped[int | None] = mapped_column(Integer)
+    complete_reason: Mapped[str | None] = mapped_column(String(16))
+    abandon_hold_s: Mapped[int | None] = mapped_column(Integer)
+    exit_key: Mapped[str | None] = mapped_column(String(8))
+
+
+class Recording(Base):
+    """A call recording (MixMonitor file)."""
+
+    __tablename__ = "recordings"
+
+    path: Mapped[str] = mapped_column(String(512), primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class Agent(Base):
+    """An agent (话务员): one PJSIP endpoint, one person."""
+
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now_utc)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class AgentSession(Base):
+    """An agent logged in to one queue, from login to logout."""
+
+    __tablename__ = "agent_sessions"
+
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    interface: Mapped[str] = mapped_column(String(128), default="")
+    login_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    logout_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AgentPause(Base):
+    """A pause (with its reason) of one agent in one queue."""
+
+    __tablename__ = "agent_pauses"
+
+    id: Mapped[str] = mapped_column(String(160), primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)

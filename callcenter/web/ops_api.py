@@ -1,0 +1,65 @@
+"""Ops API: health, live board and Prometheus metrics, for holders of the ops token.
+
+Every route is authenticated: ``Authorization: Bearer <web.ops_token>``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from klein import Klein
+from prometheus_client import generate_latest
+
+if TYPE_CHECKING:
+    from callcenter.daemon import Daemon
+
+
+def bearer_ok(request: Any, token: str) -> bool:
+    """True when the request carries ``Authorization: Bearer <token>`` (constant-time compare)."""
+    header = (request.getHeader(b"authorization") or b"").decode("latin-1")
+    scheme, _, given = header.partition(" ")
+    return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+
+
+def json_response(request: Any, body: Any, code: int = 200) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"application/json; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+class OpsApi:
+    app = Klein()
+
+    def __init__(self, daemon: Daemon) -> None:
+        self.daemon = daemon
+
+    def _denied(self, request: Any) -> bytes | None:
+        if bearer_ok(request, self.daemon.config.web.ops_token):
+            return None
+        request.setHeader(b"www-authenticate", b'Bearer realm="callcenter"')
+        return json_response(request, {"error": "authentication required"}, 401)
+
+    @app.route("/health", methods=["GET"])
+    def health(self, request: Any) -> bytes:
+        return self._denied(request) or json_response(request, self.daemon.health())
+
+    @app.route("/live", methods=["GET"])
+    def live(self, request: Any) -> bytes:
+        return self._denied(request) or json_response(request, self.daemon.live.view(time.time()))
+
+    @app.route("/metrics", methods=["GET"])
+    def metrics(self, request: Any) -> bytes:
+        denied = self._denied(request)
+        if denied:
+            return denied
+        m = self.daemon.metrics
+        m.writer_backlog.set(self.daemon.writer.backlog)
+        m.db_ok.set(1 if self.daemon.writer.db_ok else 0)
+        for queue, view in self.daemon.live.view(time.time())["queues"].items():
+            m.waiting.labels(queue).set(len(view["waiting"]))
+        request.setHeader(b"content-type", b"text/plain; version=0.0.4")
+        return generate_latest(m.registry)
