@@ -124,6 +124,7 @@ class AsteriskConfig(_Model):
     rtp_start: int = 20000
     rtp_end: int = 30000
     qualify_frequency: int = 10
+    qualify_timeout: float = 3.0
     language: str = "en"
     trunks: tuple[TrunkConfig, ...] = (
         TrunkConfig(name="carrier", host="127.0.0.2", description="carrier / SIP gateway"),

@@ -206,6 +206,7 @@ class Sandbox:
             "rtp_start": c.asterisk.rtp_start,
             "rtp_end": c.asterisk.rtp_end,
             "qualify_frequency": c.asterisk.qualify_frequency,
+            "qualify_timeout": c.asterisk.qualify_timeout,
             "trunks": [t.model_dump() for t in c.asterisk.trunks],
             "agents": agents,
             "queues": [q.model_dump() for q in c.queues],

@@ -65,16 +65,21 @@ def service_level(ctx: click.Context, since: str | None, until: str | None, queu
 @kpi_group.command("replay")
 @click.option("--ami", "ami_file", metavar="FILE", help="A raw AMI capture (callcenter ami capture).")
 @click.option("--queue-log", "queue_log", metavar="FILE", help="An Asterisk queue_log file.")
+@click.option("--since", metavar="T", help="Only callers first queued from T on.")
+@click.option("--until", metavar="T", help="Only callers first queued before T.")
 @click.option("--json", "as_json", is_flag=True)
 @click.pass_context
-def replay(ctx: click.Context, ami_file: str | None, queue_log: str | None, as_json: bool) -> None:
+def replay(ctx: click.Context, ami_file: str | None, queue_log: str | None, since: str | None, until: str | None,
+           as_json: bool) -> None:
     """Recompute the answer rate from a recorded AMI stream or a queue_log."""
     from callcenter.kpi.replay import replay_ami, replay_queue_log
+    from callcenter.store.models import epoch
 
     if bool(ami_file) == bool(queue_log):
         raise click.UsageError("give exactly one of --ami FILE or --queue-log FILE")
     config = get_config(ctx)
-    args = (config.kpi.threshold_s, config.kpi.short_abandon_grace_s, _servicelevels(config))
+    window = (epoch(parse_time(since, config.timezone)), epoch(parse_time(until, config.timezone)))
+    args = (config.kpi.threshold_s, config.kpi.short_abandon_grace_s, _servicelevels(config), *window)
     try:
         report = replay_ami(ami_file, *args) if ami_file else replay_queue_log(queue_log, *args)  # type: ignore[arg-type]
     except OSError as exc:

@@ -108,6 +108,19 @@ def caller_wait_s(stays: list[EntryFact], stay: EntryFact) -> int:
     return int(stay.entered_at) - int(stays[0].entered_at) + (stay.hold_s or 0)
 
 
+def in_window(entries: Iterable[EntryFact], since: float | None, until: float | None) -> list[EntryFact]:
+    """The entries of callers whose first queue entry is in [since, until) (epoch seconds)."""
+    entries = list(entries)
+    if since is None and until is None:
+        return entries
+    first: dict[str, float] = {}
+    for e in entries:
+        if e.linkedid not in first or e.entered_at < first[e.linkedid]:
+            first[e.linkedid] = e.entered_at
+    return [e for e in entries
+            if (since is None or first[e.linkedid] >= since) and (until is None or first[e.linkedid] < until)]
+
+
 def compute(
     entries: Iterable[EntryFact],
     threshold_s: int = 15,
