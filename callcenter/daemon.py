@@ -57,7 +57,11 @@ class Daemon:
         self.telephony: AmiTelephony | None = None
         self.redis: Any = None
         self.web_port: Any = None
-        self.extensions: list[Any] = []
+        # web resources by URL prefix, mounted when the web server starts (see mount())
+        self.web_mounts: dict[str, Any] = {}
+        from callcenter.plugins import load_plugins
+
+        self.extensions: list[Any] = load_plugins(config)
 
     # ---- records -----------------------------------------------------------------------------------
     def _record(self, record: Any) -> None:
@@ -119,6 +123,12 @@ class Daemon:
         self._start_web()
         log.info("callcenter daemon started (AMI %s:%s, database %s)", self.config.ami.host,
                  self.config.ami.port, self.db.dialect)
+
+    def mount(self, prefix: str, resource: Any) -> None:
+        """Serve a twisted.web resource under ``/<prefix>`` (plugins call this in ``start``)."""
+        if prefix in self.web_mounts or prefix == "ops":
+            raise ValueError(f"web prefix {prefix!r} is taken")
+        self.web_mounts[prefix] = resource
 
     def _start_web(self) -> None:
         from twisted.internet import reactor

@@ -270,3 +270,65 @@ class ActiveChannels:
 
     ts: float
     uniqueids: frozenset[str]
+
+
+# ---- IVR (FastAGI) events: produced by callcenter.ivr, recorded on the call -----------------
+
+
+@dataclass(frozen=True, slots=True)
+class FlowEntered:
+    """A caller entered an IVR flow (the entry flow of their hotline, or a sub-flow)."""
+
+    ts: float
+    linkedid: str
+    uniqueid: str
+    flow: str
+    version: str
+    hotline: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IvrStep:
+    """One node of a flow was executed (the IVR path shown on screen-pops and to inspectors)."""
+
+    ts: float
+    linkedid: str
+    flow: str
+    node: str
+    kind: str
+    result: str = ""  # e.g. the key pressed, 'timeout', 'invalid', the digits collected
+    duration_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CallTagged:
+    """Tags set on a call by the IVR (hotline, category, language, ...)."""
+
+    ts: float
+    linkedid: str
+    tags: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class VoicemailLeft:
+    """A caller left a voice message; it awaits intake (becomes a work order)."""
+
+    ts: float
+    linkedid: str
+    mailbox: str
+    path: str
+    duration_s: int
+    caller_number: str
+    caller_name: str
+    hotline: str | None = None
+    reason: str = ""  # after-hours, queue-timeout, caller-choice, ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallTransferredOut:
+    """The IVR sent the call out over a trunk (emergency 110/119/120, another department)."""
+
+    ts: float
+    linkedid: str
+    destination: str
+    reason: str = ""

@@ -18,7 +18,10 @@ from callcenter.kpi.service_level import caller_wait_s
 
 log = logging.getLogger(__name__)
 
-Record = r.CallRecord | r.QueueEntryRecord | r.AgentSessionRecord | r.AgentPauseRecord | r.RecordingRecord
+Record = (
+    r.CallRecord | r.QueueEntryRecord | r.AgentSessionRecord | r.AgentPauseRecord | r.RecordingRecord
+    | r.VoicemailRecord
+)
 Sink = Callable[[Record], None]
 
 # Ended calls stay in memory this long (event time) for late events such as AgentComplete.
@@ -67,6 +70,11 @@ class CallRecorder:
             ev.MemberPaused: self._on_member_paused,
             ev.QueueStatusSnapshot: self._on_snapshot,
             ev.ActiveChannels: self._on_active_channels,
+            ev.FlowEntered: self._on_flow,
+            ev.IvrStep: self._on_ivr_step,
+            ev.CallTagged: self._on_tags,
+            ev.VoicemailLeft: self._on_voicemail,
+            ev.CallTransferredOut: self._on_transfer_out,
         }
 
     def apply(self, event: Any) -> None:
@@ -150,12 +158,15 @@ class CallRecorder:
 
     @staticmethod
     def disposition(call: r.CallRecord) -> str:
+        """answered | transferred | voicemail | transferred-out | <last queue outcome> | ivr-only."""
         if call.answered_at is not None:
             last_connected = [e for e in call.entries if e.connected][-1]
             return r.TRANSFERRED if last_connected.outcome == r.TRANSFERRED else r.ANSWERED
+        if call.disposition in ("voicemail", "transferred-out"):
+            return call.disposition
         if call.entries:
             return call.entries[-1].outcome
-        return "not-queued"
+        return "ivr-only"
 
     # ---- queue entries ----------------------------------------------------------------------------
     def _on_join(self, e: ev.CallerJoinedQueue) -> None:
@@ -265,6 +276,54 @@ class CallRecorder:
         if call is not None and call.answered_at is None:
             call.disposition = outcome
             self.sink(call)
+
+    # ---- IVR -----------------------------------------------------------------------------------------
+    def _on_flow(self, e: ev.FlowEntered) -> None:
+        call = self._call(e.linkedid)
+        if call is None:
+            return
+        if call.flow is None:
+            call.flow = e.flow
+        if e.hotline and not call.hotline:
+            call.hotline = e.hotline
+        call.ivr_path.append({"ts": e.ts, "flow": e.flow, "node": "", "kind": "flow", "result": e.version})
+        self.sink(call)
+
+    def _on_ivr_step(self, e: ev.IvrStep) -> None:
+        call = self._call(e.linkedid)
+        if call is None:
+            return
+        call.ivr_path.append({"ts": e.ts, "flow": e.flow, "node": e.node, "kind": e.kind, "result": e.result,
+                              "duration_ms": e.duration_ms})
+        self.sink(call)
+
+    def _on_tags(self, e: ev.CallTagged) -> None:
+        call = self._call(e.linkedid)
+        if call is None:
+            return
+        call.tags.update(dict(e.tags))
+        self.sink(call)
+
+    def _on_voicemail(self, e: ev.VoicemailLeft) -> None:
+        vm = r.VoicemailRecord(
+            id=f"{e.linkedid}@{e.ts:.6f}", linkedid=e.linkedid, mailbox=e.mailbox, path=e.path, created_at=e.ts,
+            duration_s=e.duration_s, caller_number=e.caller_number, caller_name=e.caller_name,
+            hotline=e.hotline, reason=e.reason,
+        )
+        self.sink(vm)
+        call = self._call(e.linkedid)
+        if call is not None and call.answered_at is None:
+            call.disposition = "voicemail"
+            self.sink(call)
+
+    def _on_transfer_out(self, e: ev.CallTransferredOut) -> None:
+        call = self._call(e.linkedid)
+        if call is None:
+            return
+        call.transferred_to = e.destination
+        if call.answered_at is None:
+            call.disposition = "transferred-out"
+        self.sink(call)
 
     # ---- agent sessions -----------------------------------------------------------------------------
     def _open_session(self, agent: str, queue: str, interface: str, ts: float) -> None:

@@ -86,6 +86,10 @@ class CallRecord:
     wait_s: int | None = None
     answered_within_sl: bool | None = None
     recording_path: str | None = None
+    flow: str | None = None
+    ivr_path: list[dict[str, object]] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    transferred_to: str | None = None
     entries: list[QueueEntryRecord] = field(default_factory=list)
 
 
@@ -120,3 +124,20 @@ class RecordingRecord:
     started_at: float
     ended_at: float | None = None
     size_bytes: int | None = None
+
+
+@dataclass
+class VoicemailRecord:
+    """A voice message awaiting intake (status: new → taken → converted | discarded)."""
+
+    id: str
+    linkedid: str
+    mailbox: str
+    path: str
+    created_at: float
+    duration_s: int = 0
+    caller_number: str = ""
+    caller_name: str = ""
+    hotline: str | None = None
+    reason: str = ""
+    status: str = "new"

@@ -77,6 +77,11 @@ class Call(Base):
     wait_s: Mapped[int | None] = mapped_column(Integer)
     answered_within_sl: Mapped[bool | None] = mapped_column(Boolean)
     recording_path: Mapped[str | None] = mapped_column(String(512))
+    # IVR: entry flow, the path through it (nodes, keys, timings) and tags it set
+    flow: Mapped[str | None] = mapped_column(String(64))
+    ivr_path: Mapped[list] = mapped_column(JSON, default=list)
+    tags: Mapped[dict] = mapped_column(JSON, default=dict)
+    transferred_to: Mapped[str | None] = mapped_column(String(64))
 
 
 class QueueEntry(Base):
@@ -153,3 +158,22 @@ class AgentPause(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class Voicemail(Base):
+    """A voice message awaiting intake (the work-order pipeline turns it into an order)."""
+
+    __tablename__ = "voicemails"
+
+    id: Mapped[str] = mapped_column(String(96), primary_key=True)
+    linkedid: Mapped[str] = mapped_column(String(64), index=True)
+    mailbox: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    duration_s: Mapped[int] = mapped_column(Integer, default=0)
+    caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
+    caller_name: Mapped[str] = mapped_column(String(128), default="")
+    hotline: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(32), default="")
+    # new → taken (an agent is registering it) → converted (work order made) | discarded
+    status: Mapped[str] = mapped_column(String(16), default="new", index=True)

@@ -22,6 +22,7 @@ _MAPPING: dict[type, tuple[Table, str, frozenset[str]]] = {
     r.RecordingRecord: (m.Recording.__table__, "path", frozenset({"started_at", "ended_at"})),
     r.AgentSessionRecord: (m.AgentSession.__table__, "id", frozenset({"login_at", "logout_at"})),
     r.AgentPauseRecord: (m.AgentPause.__table__, "id", frozenset({"started_at", "ended_at"})),
+    r.VoicemailRecord: (m.Voicemail.__table__, "id", frozenset({"created_at"})),
 }
 TABLES: dict[str, tuple[Table, str, frozenset[str]]] = {t.name: (t, k, ts) for t, k, ts in _MAPPING.values()}
 
