@@ -11,8 +11,9 @@ bootstrap:
 run: bootstrap
 	$(VENV)/callcenter run --sandbox
 
-test: bootstrap
-	$(VENV)/pytest $(PYTEST_ARGS)
+test:
+	CALLCENTER_ASTERISK=both scripts/bootstrap
+	scripts/test $(PYTEST_ARGS)
 
 lint: bootstrap
 	$(VENV)/ruff check callcenter tests benchmarks

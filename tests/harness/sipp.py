@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import subprocess
 import threading
@@ -16,7 +17,9 @@ DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{}.pcap"
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(SCENARIOS)), undefined=jinja2.StrictUndefined,
                           autoescape=False)
-_media_ports = itertools.count(40000, 10)
+# SIPp binds each media port and port + 2; 10 apart, in a block of its own per test stack.
+_MEDIA_BASE = int(os.environ.get("CALLCENTER_TEST_PORT_BASE", "25000")) + 15000
+_media_ports = itertools.count(_MEDIA_BASE, 10)
 _lock = threading.Lock()
 
 
@@ -30,7 +33,7 @@ def sipp_binary() -> str:
 def next_media_port() -> int:
     with _lock:
         port = next(_media_ports)
-        if port > 59000:
+        if port > _MEDIA_BASE + 5000:
             raise RuntimeError("ran out of SIPp media ports")
         return port
 

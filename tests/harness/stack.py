@@ -11,7 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,9 +46,16 @@ def wait_for(fn: Callable[[], T], timeout: float = 20.0, interval: float = 0.2, 
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
 
 
+def default_port_base() -> int:
+    """Ports of the test stack start here ($CALLCENTER_TEST_PORT_BASE, default 25000)."""
+    return int(os.environ.get("CALLCENTER_TEST_PORT_BASE", "25000"))
+
+
 @dataclass(frozen=True)
 class Ports:
-    base: int = 25000
+    """Every port one test stack uses, from a base: SIP, AMI, web, AGI, agents, RTP, SIPp media."""
+
+    base: int = field(default_factory=default_port_base)
 
     @property
     def sip(self) -> int:
@@ -73,11 +80,11 @@ class Ports:
 class Stack:
     """Sandbox Asterisk + daemon, and helpers to drive and inspect them."""
 
-    def __init__(self, workdir: Path, flavour: str, database_url: str, ports: Ports = Ports(),
+    def __init__(self, workdir: Path, flavour: str, database_url: str, ports: Ports | None = None,
                  agents: int = 4, overrides: dict[str, Any] | None = None) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.ports = ports
+        self.ports = ports = ports or Ports()
         self.flavour = flavour
         self.database_url = database_url
         agent_cfgs = [AgentConfig(id=str(1001 + i), name=f"坐席{1001 + i}",
@@ -127,7 +134,7 @@ class Stack:
 
     def start_daemon(self) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        log = open(self.daemon_log, "ab")  # noqa: SIM115 - handed to the child
+        log = open(self.daemon_log, "ab")
         self.daemon = subprocess.Popen(
             [sys.executable, "-m", "callcenter.cli.main", "--config", str(self.sandbox.config_file), "run",
              "--capture", str(self.capture), "--migrate"],
