@@ -15,6 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from callcenter.workorders.settings import DeskSettings
+
 
 class ConfigError(Exception):
     """The configuration cannot be loaded; the message says which file and setting."""
@@ -157,6 +159,8 @@ class Config(_Model):
     agent_passwords: dict[str, str] = Field(default_factory=dict)
     # A YAML file of secrets merged under this config (the sandbox generates one).
     secrets_file: str | None = None
+    # Agent desktop, work orders, knowledge base, online submissions (callcenter.desk).
+    desk: DeskSettings = DeskSettings()
 
     @property
     def data_path(self) -> Path:
@@ -263,6 +267,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
 
 SECRET_FIELDS: dict[str, Any] = {
     "ami": {"secret"}, "web": {"secret_key", "ops_token"}, "agent_passwords": True,
+    "desk": {"users": {"__all__": {"password"}}},
 }
 
 

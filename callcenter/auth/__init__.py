@@ -1,0 +1,1 @@
+"""People and platforms: users, roles, password hashing, sessions, API tokens, login throttling."""

@@ -1,0 +1,1 @@
+"""Work orders (工单): lifecycle, numbering, deadlines, duplicates and history."""

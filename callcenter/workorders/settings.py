@@ -1,0 +1,197 @@
+"""Configuration of work orders, the knowledge base and the people-facing web (``Config.desk``).
+
+Defaults work out of the box; a deployment overrides them in ``callcenter.yaml`` under ``desk:``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Category(_Model):
+    """A node of the category tree; ``code`` is unique in the whole tree."""
+
+    code: str
+    name: str
+    name_en: str = ""
+    children: tuple[Category, ...] = ()
+
+
+class Department(_Model):
+    code: str
+    name: str
+    name_en: str = ""
+
+
+class TimeLimit(_Model):
+    """A deadline: whole working days (holidays and weekends skipped) and/or natural hours."""
+
+    working_days: int = 0
+    hours: float = 0.0
+
+    @model_validator(mode="after")
+    def _positive(self) -> TimeLimit:
+        if self.working_days < 0 or self.hours < 0 or (self.working_days == 0 and self.hours == 0):
+            raise ValueError("a time limit needs working_days > 0 or hours > 0")
+        return self
+
+
+HandlingMode = Literal["immediate", "coordinated", "dispatch"]
+
+
+def _default_categories() -> tuple[Category, ...]:
+    c = Category
+    return (
+        c(code="housing", name="住房城建", name_en="Housing and construction", children=(
+            c(code="housing.fund", name="住房公积金", name_en="Housing provident fund"),
+            c(code="housing.property", name="物业管理", name_en="Property management"),
+            c(code="housing.construction", name="施工噪音", name_en="Construction noise"),
+        )),
+        c(code="social", name="社会保障", name_en="Social security", children=(
+            c(code="social.insurance", name="社会保险", name_en="Social insurance"),
+            c(code="social.medical", name="医疗保障", name_en="Medical insurance"),
+            c(code="social.labour", name="劳动就业", name_en="Labour and employment"),
+        )),
+        c(code="transport", name="交通出行", name_en="Transport", children=(
+            c(code="transport.bus", name="公交地铁", name_en="Buses and metro"),
+            c(code="transport.taxi", name="出租车", name_en="Taxis"),
+            c(code="transport.road", name="道路设施", name_en="Roads"),
+        )),
+        c(code="market", name="市场监管", name_en="Market regulation", children=(
+            c(code="market.consumer", name="消费维权", name_en="Consumer rights"),
+            c(code="market.food", name="食品安全", name_en="Food safety"),
+        )),
+        c(code="environment", name="生态环境", name_en="Environment", children=(
+            c(code="environment.noise", name="噪声污染", name_en="Noise"),
+            c(code="environment.water", name="水污染", name_en="Water pollution"),
+        )),
+        c(code="public", name="公共服务", name_en="Public services", children=(
+            c(code="public.water", name="供水", name_en="Water supply"),
+            c(code="public.power", name="供电", name_en="Power supply"),
+            c(code="public.gas", name="燃气", name_en="Gas supply"),
+        )),
+        c(code="other", name="其他", name_en="Other"),
+    )
+
+
+def _default_departments() -> tuple[Department, ...]:
+    d = Department
+    return (
+        d(code="fund", name="市住房公积金管理中心", name_en="Housing Provident Fund Centre"),
+        d(code="hrss", name="市人力资源和社会保障局", name_en="Human Resources and Social Security Bureau"),
+        d(code="housing", name="市住房和城乡建设局", name_en="Housing and Urban-Rural Development Bureau"),
+        d(code="transport", name="市交通运输局", name_en="Transport Bureau"),
+        d(code="market", name="市市场监督管理局", name_en="Market Regulation Bureau"),
+        d(code="ecology", name="市生态环境局", name_en="Ecology and Environment Bureau"),
+        d(code="utilities", name="市公用事业服务中心", name_en="Public Utilities Centre"),
+        d(code="wuhua", name="五华区人民政府", name_en="Wuhua District Government"),
+        d(code="panlong", name="盘龙区人民政府", name_en="Panlong District Government"),
+        d(code="guandu", name="官渡区人民政府", name_en="Guandu District Government"),
+        d(code="xishan", name="西山区人民政府", name_en="Xishan District Government"),
+    )
+
+
+DEFAULT_DISTRICTS = ("五华区", "盘龙区", "官渡区", "西山区", "呈贡区", "晋宁区", "东川区", "安宁市", "其他")
+
+
+class WorkOrderSettings(_Model):
+    # Order numbers: prefix + local date (YYYYMMDD) + zero-padded daily sequence, e.g. KM20261126000042.
+    number_prefix: str = "KM"
+    number_digits: int = 6
+    categories: tuple[Category, ...] = Field(default_factory=_default_categories)
+    departments: tuple[Department, ...] = Field(default_factory=_default_departments)
+    districts: tuple[str, ...] = DEFAULT_DISTRICTS
+    # Time limits per handling mode; dispatched orders may be shortened by urgency.
+    deadlines: dict[str, TimeLimit] = Field(default_factory=lambda: {
+        "immediate": TimeLimit(hours=2),
+        "coordinated": TimeLimit(working_days=1),
+        "dispatch": TimeLimit(working_days=5),
+    })
+    urgency_deadlines: dict[str, TimeLimit] = Field(default_factory=lambda: {
+        "urgent": TimeLimit(working_days=2),
+        "very_urgent": TimeLimit(hours=24),
+    })
+    # "Near the limit" = less than this many hours left.
+    warn_before_hours: float = 4.0
+    # Public holidays (no work) and make-up working days on weekends (调休), local dates.
+    holidays: tuple[date, ...] = ()
+    workdays: tuple[date, ...] = ()
+    # Possible duplicates: same caller, or same address and category, within this many days.
+    duplicate_window_days: int = 30
+    # Online submissions: attachments.
+    max_attachments: int = 3
+    max_attachment_bytes: int = 5 * 1024 * 1024
+    attachment_types: tuple[str, ...] = ("image/jpeg", "image/png", "application/pdf", "text/plain")
+
+    @field_validator("number_prefix")
+    @classmethod
+    def _prefix_ok(cls, v: str) -> str:
+        if not v or not v.isascii() or not v.isalnum() or len(v) > 8:
+            raise ValueError("number_prefix must be 1-8 ASCII letters/digits")
+        return v
+
+    @field_validator("deadlines")
+    @classmethod
+    def _modes_ok(cls, v: dict[str, TimeLimit]) -> dict[str, TimeLimit]:
+        missing = {"immediate", "coordinated", "dispatch"} - set(v)
+        if missing:
+            raise ValueError(f"deadlines needs every handling mode; missing {sorted(missing)}")
+        return v
+
+    def category_codes(self) -> dict[str, Category]:
+        """Every category by code (the whole tree, flattened)."""
+        out: dict[str, Category] = {}
+
+        def walk(nodes: tuple[Category, ...]) -> None:
+            for node in nodes:
+                out[node.code] = node
+                walk(node.children)
+
+        walk(self.categories)
+        return out
+
+    def department_codes(self) -> dict[str, Department]:
+        return {d.code: d for d in self.departments}
+
+
+class BootstrapUser(_Model):
+    """A user created at start if missing (never overwritten). The password comes from secrets."""
+
+    username: str
+    role: str
+    display_name: str = ""
+    agent_id: str | None = None
+    department: str | None = None
+    password: str = ""
+
+
+class KbSettings(_Model):
+    # Extra words for the Chinese segmenter (jieba user dictionary format: "word [freq] [tag]" per line).
+    user_dict: str | None = None
+    results: int = 20
+
+
+class DeskSettings(_Model):
+    """The people-facing web: sessions, throttling, languages, users created at start."""
+
+    language: Literal["zh", "en"] = "zh"
+    session_hours: float = 12.0
+    session_idle_minutes: float = 120.0
+    # Login throttling: after this many failures a username is locked for lock_seconds (doubling).
+    max_failed_logins: int = 5
+    lock_seconds: int = 60
+    # Requests per minute one address may make to the login and public submission forms.
+    per_ip_per_minute: int = 30
+    # Largest request body accepted by the web server (attachments included).
+    max_body_bytes: int = 20 * 1024 * 1024
+    cookie_secure: bool = False
+    users: tuple[BootstrapUser, ...] = ()
+    workorders: WorkOrderSettings = WorkOrderSettings()
+    kb: KbSettings = KbSettings()
