@@ -44,6 +44,24 @@ class AgiConfig(_Model):
     port: int = 4573
 
 
+class IvrConfig(_Model):
+    """IVR flows (``ivr_flows/*.yaml``), their prompts, and how the FastAGI sessions behave."""
+
+    flows_dir: str = "ivr_flows"
+    # Sound files flows name (``zh/welcome`` → ``<prompts_dir>/zh/welcome.gsm``).
+    prompts_dir: str = "prompts"
+    # Where Asterisk reads the prompts (a copy inside its chroot); empty: prompts_dir itself.
+    asterisk_sounds_dir: str = ""
+    # Asterisk's voicemail spool (to find the messages callers leave); empty: Asterisk's default.
+    voicemail_dir: str = "/var/spool/asterisk/voicemail"
+    # Seconds between checks of flows_dir for edits (0: reload only on request).
+    watch_interval_s: float = 2.0
+    # Deadline of one AGI command (prompts and digit waits get their own, longer, ones).
+    read_timeout_s: float = 30.0
+    # Lets the ops API move the IVR's clock (after-hours tests); never in production.
+    allow_clock_override: bool = False
+
+
 class WebConfig(_Model):
     host: str = "127.0.0.1"
     port: int = 8080
@@ -93,7 +111,11 @@ class HotlineConfig(_Model):
     queue: str
     max_wait: int = 600
     mailbox: str = ""
+    # Entry IVR flow (a file in ivr_flows/); None: straight to the queue.
     flow: str | None = None
+    # When the IVR is unreachable the dialplan queues the caller in these hours and takes a
+    # voicemail outside them (Asterisk GotoIfTime: times,weekdays,monthdays,months).
+    open_hours: str = "00:00-23:59,mon-sun,*,*"
 
 
 class AgentConfig(_Model):
@@ -144,6 +166,7 @@ class Config(_Model):
     log_format: Literal["console", "json"] = "console"
     ami: AmiConfig = AmiConfig()
     agi: AgiConfig = AgiConfig()
+    ivr: IvrConfig = IvrConfig()
     web: WebConfig = WebConfig()
     kpi: KpiConfig = KpiConfig()
     asterisk: AsteriskConfig = AsteriskConfig()
@@ -151,8 +174,11 @@ class Config(_Model):
         QueueConfig(name="main", description="12345 general enquiries"),
         QueueConfig(name="complaints", description="complaints and reports"),
     )
+    # 12345 and the legacy hotline numbers merged into it (归并号码), each with its entry flow.
     hotlines: tuple[HotlineConfig, ...] = (
-        HotlineConfig(did="12345", name="12345", queue="main", mailbox="12345"),
+        HotlineConfig(did="12345", name="12345", queue="main", mailbox="12345", flow="12345"),
+        HotlineConfig(did="12319", name="12319", queue="main", mailbox="12319", flow="12319",
+                      open_hours="08:30-17:30,mon-fri,*,*"),
     )
     agents: tuple[AgentConfig, ...] = tuple(AgentConfig(id=str(n)) for n in range(1001, 1006))
     # SIP passwords by agent id, usually from the secrets file.
