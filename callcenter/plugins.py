@@ -15,7 +15,9 @@ from callcenter.config import Config
 PluginFactory = Callable[[Config], Any]
 
 # Each entry: "module:factory". Imported lazily so a feature's dependencies load only when used.
-PLUGINS: list[str] = []
+PLUGINS: list[str] = [
+    "callcenter.ivr.plugin:IvrPlugin",
+]
 
 
 def load_plugins(config: Config) -> list[Any]:

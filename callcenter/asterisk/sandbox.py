@@ -106,6 +106,11 @@ class Sandbox:
         return self.run_dir / "spool" / "voicemail"
 
     @property
+    def sounds_dir(self) -> Path:
+        """Our prompts, copied where Asterisk (also in its chroot) can read them."""
+        return self.run_dir / "sounds" / "callcenter"
+
+    @property
     def queue_log(self) -> Path:
         return self.run_dir / "log" / "queue_log"
 
@@ -215,6 +220,8 @@ class Sandbox:
             "recordings_dir": str(self.recordings_dir),
             "agi_host": c.agi.host,
             "agi_port": c.agi.port,
+            "timezone": c.timezone,
+            "sounds_dir": str(self.sounds_dir),
         }
 
     def render(self) -> None:
@@ -236,9 +243,16 @@ class Sandbox:
             except jinja2.TemplateError as exc:
                 raise SandboxError(f"{tpl}: cannot render: {exc}") from exc
             (self.etc_dir / tpl.name).write_text(text, encoding="utf-8")
+        from callcenter.ivr.prompts import sync
+
+        ivr = self.config.ivr
+        sync(Path(ivr.prompts_dir), self.sounds_dir)
         daemon_config = self.config.with_overrides(
             data_dir=str(Path(self.config.data_dir).absolute()),
             secrets_file=str(self.secrets_file),
+            ivr={**ivr.model_dump(), "flows_dir": str(Path(ivr.flows_dir).absolute()),
+                 "prompts_dir": str(Path(ivr.prompts_dir).absolute()),
+                 "asterisk_sounds_dir": str(self.sounds_dir), "voicemail_dir": str(self.voicemail_dir)},
         )
         self.config_file.write_text(dump_config(daemon_config, without_secrets=True), encoding="utf-8")
 
