@@ -23,6 +23,7 @@ from callcenter.asterisk.sandbox import Sandbox
 from callcenter.config import AgentConfig, Config, load_config
 from callcenter.events import QueueStatusSnapshot
 from callcenter.store.db import Database
+from tests.harness import ivr
 from tests.harness.audio import ulaw_tone
 from tests.harness.sipp import Agent, Caller
 
@@ -101,7 +102,7 @@ class Stack:
             "agi": {**base["agi"], "port": ports.agi},
             "web": {**base["web"], "port": ports.web},
             "asterisk": {**base["asterisk"], "flavour": flavour, "sip_port": ports.sip, "qualify_frequency": 1,
-                         "qualify_timeout": 0.8,
+                         "qualify_timeout": 0.8, "trunks": ivr.trunks(ports),
                          "rtp_start": ports.base + 2000, "rtp_end": ports.base + 2999},
             "queues": [
                 {"name": "main", "description": "12345", "ring_timeout": 30, "retry": 1},
@@ -110,7 +111,9 @@ class Stack:
             "hotlines": [
                 {"did": "12345", "name": "12345", "queue": "main", "max_wait": 120},
                 {"did": "12399", "name": "timeout-line", "queue": "complaints", "max_wait": 6},
+                *ivr.IVR_HOTLINES,
             ],
+            "ivr": ivr.ivr_config(workdir),
             "agents": [a.model_dump(mode="json") for a in agent_cfgs],
         }
         for key, value in (overrides or {}).items():
@@ -132,11 +135,18 @@ class Stack:
         self.start_daemon()
         return self
 
-    def start_daemon(self) -> None:
+    def start_daemon(self, database_url: str | None = None) -> None:
+        """Start ``callcenter run``; ``database_url`` points this run at another database."""
+        config_file = self.sandbox.config_file
+        if database_url is not None:
+            data = yaml.safe_load(config_file.read_text())
+            data["database_url"] = database_url
+            config_file = self.workdir / "callcenter-alt.yaml"
+            dump(config_file, data)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         log = open(self.daemon_log, "ab")
         self.daemon = subprocess.Popen(
-            [sys.executable, "-m", "callcenter.cli.main", "--config", str(self.sandbox.config_file), "run",
+            [sys.executable, "-m", "callcenter.cli.main", "--config", str(config_file), "run",
              "--capture", str(self.capture), "--migrate"],
             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(REPO),
         )
