@@ -17,6 +17,7 @@ PluginFactory = Callable[[Config], Any]
 # Each entry: "module:factory". Imported lazily so a feature's dependencies load only when used.
 PLUGINS: list[str] = [
     "callcenter.ivr.plugin:IvrPlugin",
+    "callcenter.desk.plugin:make_plugin",
 ]
 
 

@@ -17,6 +17,7 @@ class Role(StrEnum):
 class Perm(StrEnum):
     DESK = "desk"  # the agent desktop: screen-pop, agent state, work list
     ORDER_CREATE = "order_create"
+    ORDER_READ = "order_read"  # some orders (which ones: ORDER_READ_ALL or ORDER_READ_DEPT)
     ORDER_READ_ALL = "order_read_all"  # every order (department users see their department's only)
     ORDER_READ_DEPT = "order_read_dept"
     ORDER_ACT = "order_act"  # transitions (each transition checks its own roles too)
@@ -25,17 +26,19 @@ class Perm(StrEnum):
     USERS = "users"
     RECORDINGS = "recordings"
     SUBMIT = "submit"  # platforms sending submissions through the API
+    SIGNED_IN = "signed_in"  # anyone signed in (sign out, the start page)
 
 
+_READ = {Perm.ORDER_READ, Perm.SIGNED_IN}
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
-    Role.AGENT: frozenset({Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT, Perm.KB_READ,
+    Role.AGENT: frozenset({*_READ, Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT, Perm.KB_READ,
                            Perm.RECORDINGS}),
-    Role.TEAM_LEADER: frozenset({Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT, Perm.KB_READ,
+    Role.TEAM_LEADER: frozenset({*_READ, Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT, Perm.KB_READ,
                                  Perm.KB_EDIT, Perm.RECORDINGS}),
-    Role.QUALITY_INSPECTOR: frozenset({Perm.ORDER_READ_ALL, Perm.KB_READ, Perm.RECORDINGS}),
-    Role.DEPARTMENT: frozenset({Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ}),
+    Role.QUALITY_INSPECTOR: frozenset({*_READ, Perm.ORDER_READ_ALL, Perm.KB_READ, Perm.RECORDINGS}),
+    Role.DEPARTMENT: frozenset({*_READ, Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ}),
     Role.ADMIN: frozenset(set(Perm) - {Perm.DESK, Perm.SUBMIT}),
-    Role.API_CLIENT: frozenset({Perm.SUBMIT, Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ}),
+    Role.API_CLIENT: frozenset({Perm.SUBMIT, Perm.ORDER_READ, Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ}),
 }
 
 # Roles that sign in with a password in a browser; api_client uses bearer tokens only.

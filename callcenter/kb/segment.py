@@ -8,11 +8,14 @@ exact phrase is rewarded separately by the ranker. Latin words and numbers are l
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import Counter
 from collections.abc import Iterable
 
 import jieba
+
+jieba.setLogLevel(logging.WARNING)
 
 # Single characters that carry no meaning for search (particles, pronouns, question words).
 STOP = frozenset("的了是在和与及或我你您他她它们这那有个也就都而被把对从向为以于请吗呢吧啊么怎如何哪什")

@@ -1,0 +1,118 @@
+"""``/api/v1``: other platforms (provincial 12345, 110, merged hotlines' systems) with bearer tokens.
+
+Submissions become orders in the same pipeline as calls; departments' systems move orders on
+(accept, return with a reason, handle); the knowledge base can be searched. Every error is JSON
+with a reason and a 4xx status.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from pathlib import Path
+from typing import Any
+
+from klein import Klein
+
+from callcenter.auth.roles import Perm
+from callcenter.desk import attachments as att
+from callcenter.desk.base import WebBase
+from callcenter.desk.http import HttpError, arg, guard, json_body, send_json
+from callcenter.desk.views import event_view, order_brief, order_full
+from callcenter.kb.search import search as kb_search
+from callcenter.workorders.services import EDITABLE
+
+SUBMISSION_FIELDS = ("content", "title", "caller_name", "caller_number", "contact", "district", "address",
+                     "category", "urgency")
+
+
+class ApiWeb(WebBase):
+    app = Klein()
+
+    @app.route("/v1/submissions", methods=["POST"])
+    @guard(Perm.SUBMIT, kind="token")
+    async def submit(self, request: Any) -> bytes:
+        """``{"content": ..., "contact": ..., "district": ..., "attachments": [{"filename", "data"(base64)}]}``."""
+        actor = request.actor
+        body = json_body(request)
+        unknown = set(body) - set(SUBMISSION_FIELDS) - {"attachments"}
+        if unknown:
+            raise HttpError(400, f"unknown fields: {', '.join(sorted(unknown))}")
+        if not str(body.get("content") or "").strip():
+            raise HttpError(422, "content is required")
+        if not str(body.get("contact") or body.get("caller_number") or "").strip():
+            raise HttpError(422, "contact or caller_number is required")
+        uploads = []
+        for i, item in enumerate(body.get("attachments") or []):
+            if not isinstance(item, dict) or "data" not in item:
+                raise HttpError(400, f"attachments[{i}] needs filename and data (base64)")
+            try:
+                data = base64.b64decode(str(item["data"]), validate=True)
+            except (binascii.Error, ValueError):
+                raise HttpError(400, f"attachments[{i}].data is not base64") from None
+            uploads.append(att.Upload(str(item.get("filename") or "file"), data))
+        checked = att.check(uploads, self.desk.settings.workorders)
+        directory = Path(self.desk.config.data_path) / "attachments"
+        fields = {k: body[k] for k in SUBMISSION_FIELDS if k in body and k in EDITABLE}
+
+        def work(session: Any) -> str:
+            order = self.desk.orders.create(session, actor, "api", fields)
+            for upload, ctype in checked:
+                self.desk.orders.add_attachment(session, actor, order, att.store(directory, upload, ctype))
+            return order.number
+
+        number = await self.desk.db.run_session(work)
+        self.desk.hub.to_perm(Perm.DESK, "worklist", {"new": number})
+        return send_json(request, {"number": number, "state": "created"}, 201)
+
+    @app.route("/v1/orders", methods=["GET"])
+    @guard(Perm.ORDER_READ, kind="token")
+    async def orders(self, request: Any) -> bytes:
+        actor = request.actor
+        state, due = arg(request, "state") or None, arg(request, "due") or None
+
+        def work(session: Any) -> list[dict[str, Any]]:
+            return [order_brief(o, mask=True)
+                    for o in self.desk.orders.list_orders(session, actor, state=state, due=due)]
+
+        return send_json(request, await self.desk.db.run_session(work))
+
+    @app.route("/v1/orders/<string:number>", methods=["GET"])
+    @guard(Perm.ORDER_READ, kind="token")
+    async def order(self, request: Any, number: str) -> bytes:
+        actor = request.actor
+
+        def work(session: Any) -> dict[str, Any]:
+            o = self.desk.orders.get_for(session, actor, number)
+            return {**order_full(o), "due": self.desk.orders.due(o),
+                    "history": [event_view(e) for e in self.desk.orders.history(session, o)]}
+
+        return send_json(request, await self.desk.db.run_session(work))
+
+    @app.route("/v1/orders/<string:number>/actions", methods=["POST"])
+    @guard(Perm.ORDER_ACT, kind="token")
+    async def act(self, request: Any, number: str) -> bytes:
+        """``{"action": "accept"|"return"|"handle", "reason"|"result": ..., "version": n}``."""
+        actor = request.actor
+        body = json_body(request)
+        action = str(body.pop("action", ""))
+        version = body.pop("version", None)
+        if version is not None and not isinstance(version, int):
+            raise HttpError(400, "version must be an integer")
+
+        def work(session: Any) -> dict[str, Any]:
+            o = self.desk.orders.get_for(session, actor, number)
+            self.desk.orders.act(session, actor, o, action, body, expected_version=version)
+            return {"number": o.number, "state": o.state, "version": o.version}
+
+        return send_json(request, await self.desk.db.run_session(work))
+
+    @app.route("/v1/kb/search", methods=["GET"])
+    @guard(Perm.KB_READ, kind="token")
+    async def kb(self, request: Any) -> bytes:
+        q = arg(request, "q").strip()[:100]
+        if not q:
+            raise HttpError(400, "q is required")
+        hits = await self.desk.db.run_session(lambda s: kb_search(s, q, limit=self.desk.settings.kb.results))
+        return send_json(request, [{"id": h.id, "title": h.title, "snippet": h.snippet, "score": h.score}
+                                   for h in hits])

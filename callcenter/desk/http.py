@@ -1,0 +1,216 @@
+"""HTTP plumbing shared by the desk's pages and API: who is asking, may they, and replying.
+
+Every route is declared with :func:`guard`, which names the permission it needs (or PUBLIC) and
+records it in :data:`ROUTE_RULES`, so the route-enumeration test can check that each one refuses
+strangers and wrong roles.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from twisted.internet import defer
+
+from callcenter.auth import services as auth
+from callcenter.auth.roles import Perm, has
+
+if TYPE_CHECKING:
+    from callcenter.desk.plugin import Desk
+
+SESSION_COOKIE = b"cc_session"
+LANG_COOKIE = b"cc_lang"
+ANON_CSRF_COOKIE = b"cc_csrf"
+PUBLIC = "public"
+ANY = "signed_in"
+
+SECURITY_HEADERS = {
+    b"x-content-type-options": b"nosniff",
+    b"x-frame-options": b"DENY",
+    b"referrer-policy": b"same-origin",
+    b"content-security-policy": (b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                 b"media-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
+                                 b"form-action 'self'"),
+}
+
+
+@dataclass(frozen=True)
+class RouteRule:
+    """What a route needs: a permission (or PUBLIC), and how it authenticates (session or token)."""
+
+    perm: str
+    kind: str  # "session" | "token" | "public"
+
+
+# endpoint name → rule (filled by @guard as the route modules are imported)
+ROUTE_RULES: dict[str, RouteRule] = {}
+
+
+class HttpError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def arg(request: Any, name: str, default: str = "") -> str:
+    """A form or query argument as text (the first value)."""
+    values = request.args.get(name.encode())
+    if not values:
+        return default
+    return values[0].decode("utf-8", errors="replace")
+
+
+def args_dict(request: Any) -> dict[str, str]:
+    return {k.decode("utf-8", "replace"): v[0].decode("utf-8", "replace") for k, v in request.args.items() if v}
+
+
+def json_body(request: Any) -> dict[str, Any]:
+    """The request's JSON object body, or a 400 saying why not."""
+    ctype = (request.getHeader(b"content-type") or b"").decode("latin-1")
+    if "json" not in ctype:
+        raise HttpError(415, "send application/json")
+    try:
+        data = json.loads(request.content.read() or b"{}")
+    except ValueError as exc:
+        raise HttpError(400, f"invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise HttpError(400, "the JSON body must be an object")
+    return data
+
+
+def wants_json(request: Any) -> bool:
+    accept = (request.getHeader(b"accept") or b"").decode("latin-1")
+    return "application/json" in accept or request.path.endswith(b".json")
+
+
+def send_json(request: Any, body: Any, code: int = 200) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"content-type", b"application/json; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-store")
+    return json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+
+
+def redirect(request: Any, location: str, code: int = 303) -> bytes:
+    request.setResponseCode(code)
+    request.setHeader(b"location", location.encode("utf-8"))
+    return b""
+
+
+def client_address(request: Any) -> str:
+    peer = request.getClientAddress()
+    return getattr(peer, "host", "") or ""
+
+
+def security_headers(request: Any) -> None:
+    for k, v in SECURITY_HEADERS.items():
+        request.setHeader(k, v)
+
+
+def anon_csrf(request: Any) -> str:
+    """A CSRF token for forms shown before sign-in (double-submit cookie)."""
+    token = (request.getCookie(ANON_CSRF_COOKIE) or b"").decode("latin-1")
+    if len(token) < 20:
+        token = secrets.token_urlsafe(24)
+        request.addCookie(ANON_CSRF_COOKIE, token.encode(), path=b"/", httpOnly=True, sameSite="strict")
+    return token
+
+
+def check_anon_csrf(request: Any) -> None:
+    cookie = (request.getCookie(ANON_CSRF_COOKIE) or b"").decode("latin-1")
+    given = arg(request, "_csrf")
+    if not cookie or not hmac.compare_digest(cookie, given):
+        raise HttpError(403, "the form expired or was not sent from this site: reload it and try again")
+
+
+def bearer(request: Any) -> str | None:
+    header = (request.getHeader(b"authorization") or b"").decode("latin-1")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+def guard(perm: str | Perm, kind: str = "session") -> Callable[[Handler], Handler]:
+    """Authenticate and authorise a route before it runs.
+
+    ``kind="session"``: a browser session cookie; unsafe methods also need the session's CSRF token
+    (form field ``_csrf`` or header ``X-CSRF-Token``). Strangers get a redirect to the sign-in page
+    (HTML) or 401 (JSON). ``kind="token"``: ``Authorization: Bearer`` of an api_client user.
+    ``perm`` is checked against the actor's role (403 otherwise); PUBLIC routes skip all this.
+    """
+    perm_value = perm.value if isinstance(perm, Perm) else perm
+
+    def decorate(fn: Handler) -> Handler:
+        ROUTE_RULES[fn.__name__] = RouteRule(perm_value, PUBLIC if perm_value == PUBLIC else kind)
+
+        @functools.wraps(fn)
+        def wrapper(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+            return defer.ensureDeferred(_guarded(self, request, fn, perm_value, kind, args, kwargs))
+
+        return wrapper
+
+    return decorate
+
+
+async def _guarded(web: Any, request: Any, fn: Handler, perm: str, kind: str, args: Any, kwargs: Any) -> Any:
+    desk: Desk = web.desk
+    security_headers(request)
+    request.setHeader(b"cache-control", b"no-store")
+    try:
+        actor = None
+        if perm != PUBLIC:
+            actor = await (_token_actor(desk, request) if kind == "token" else _session_actor(desk, request))
+            if actor is None:
+                return _unauthenticated(request, kind)
+            if perm != ANY and not has(actor.role, Perm(perm)):
+                raise HttpError(403, f"your role ({actor.role}) may not use this")
+            if kind == "session" and request.method not in (b"GET", b"HEAD"):
+                given = arg(request, "_csrf") or (request.getHeader(b"x-csrf-token") or b"").decode("latin-1")
+                if not actor.csrf_token or not hmac.compare_digest(given, actor.csrf_token):
+                    raise HttpError(403, "missing or wrong CSRF token: reload the page")
+        request.actor = actor
+        return await fn(web, request, *args, **kwargs)
+    except HttpError as exc:
+        return web.error(request, exc.code, exc.message)
+    except Exception as exc:
+        code = getattr(exc, "code", None)
+        if isinstance(code, int) and 400 <= code < 500:
+            return web.error(request, code, str(exc))
+        from sqlalchemy.orm.exc import StaleDataError
+
+        if isinstance(exc, StaleDataError):
+            return web.error(request, 409, "someone else changed this meanwhile: reload and try again")
+        raise
+
+
+async def _session_actor(desk: Desk, request: Any) -> auth.Actor | None:
+    token = (request.getCookie(SESSION_COOKIE) or b"").decode("latin-1")
+    if not token:
+        return None
+    idle = desk.config.desk.session_idle_minutes
+    return await desk.db.run_session(lambda s: auth.session_actor(s, token, idle))
+
+
+async def _token_actor(desk: Desk, request: Any) -> auth.Actor | None:
+    token = bearer(request)
+    if not token:
+        return None
+    return await desk.db.run_session(lambda s: auth.token_actor(s, token))
+
+
+def _unauthenticated(request: Any, kind: str) -> bytes:
+    if kind == "token":
+        request.setHeader(b"www-authenticate", b'Bearer realm="callcenter"')
+        return send_json(request, {"error": "authentication required: send Authorization: Bearer <token>"}, 401)
+    if request.method == b"GET" and not wants_json(request):
+        here = request.uri.decode("utf-8", "replace")
+        return redirect(request, "/app/login?next=" + quote(here, safe=""), 303)
+    return send_json(request, {"error": "sign in first"}, 401)

@@ -1,0 +1,508 @@
+"""``/app``: the pages people use (agents, team leaders, inspectors, departments, admins).
+
+Sessions by cookie, CSRF token on every unsafe request, every route guarded by a permission.
+Handlers only parse, call the services in the database thread pool, and render.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from klein import Klein
+from twisted.internet import defer
+from twisted.web.static import File
+
+from callcenter.acd import commands as acd
+from callcenter.auth import services as auth
+from callcenter.auth.roles import Perm, Role, has
+from callcenter.desk.base import STATIC, WebBase
+from callcenter.desk.http import (
+    ANON_CSRF_COOKIE,
+    PUBLIC,
+    ROUTE_RULES,
+    SESSION_COOKIE,
+    HttpError,
+    RouteRule,
+    anon_csrf,
+    arg,
+    args_dict,
+    check_anon_csrf,
+    client_address,
+    guard,
+    redirect,
+    send_json,
+    wants_json,
+)
+from callcenter.desk.views import event_view, order_brief
+from callcenter.kb import services as kb
+from callcenter.kb.search import search as kb_search
+from callcenter.store.models import Recording, Voicemail
+from callcenter.workorders import states as st
+from callcenter.workorders.services import EDITABLE, EDITABLE_STATES, SATISFACTION, URGENCIES
+
+log = logging.getLogger(__name__)
+
+ORDER_FIELDS = tuple(EDITABLE)
+ROUTE_RULES["static"] = RouteRule(PUBLIC, PUBLIC)
+
+
+def _safe_next(value: str) -> str:
+    # Only our own pages: no open redirect to another site.
+    return value if value.startswith("/app/") and not value.startswith("//") else "/app/"
+
+
+def _asyncio(coro: Any) -> Any:
+    """Await an asyncio coroutine (the AMI client) from Twisted code."""
+    return defer.Deferred.fromFuture(asyncio.ensure_future(coro))
+
+
+class PeopleWeb(WebBase):
+    app = Klein()
+
+    # ---- signing in and out -------------------------------------------------------------------------
+    @app.route("/static/", branch=True)
+    def static(self, request: Any) -> Any:
+        request.setHeader(b"cache-control", b"no-cache")
+        return File(str(STATIC))
+
+    @app.route("/login", methods=["GET"])
+    @guard(PUBLIC)
+    async def login_form(self, request: Any) -> bytes:
+        return self.render(request, "login.html", anon_csrf=anon_csrf(request), next=_safe_next(arg(request, "next")),
+                           message="")
+
+    @app.route("/login", methods=["POST"])
+    @guard(PUBLIC)
+    async def login(self, request: Any) -> bytes:
+        check_anon_csrf(request)
+        if not self.desk.limiter.allow("login:" + client_address(request)):
+            raise HttpError(429, "too many attempts from your address: wait a minute")
+        username, password = arg(request, "username").strip(), arg(request, "password")
+        s = self.desk.settings
+
+        def work(session: Any) -> tuple[str, str]:
+            user = auth.authenticate(session, username, password, s.max_failed_logins, s.lock_seconds)
+            token, _row = auth.open_session(session, user, s.session_hours, client_address(request))
+            return token, user.role
+
+        try:
+            token, role = await self.desk.db.run_session(work)
+        except auth.AuthError as exc:
+            t = self.context(request)["_"]
+            return self.render(request, "login.html", 401, anon_csrf=anon_csrf(request),
+                               next=_safe_next(arg(request, "next")), message=t("login.failed") + f" ({exc})")
+        request.addCookie(SESSION_COOKIE, token.encode(), path=b"/", httpOnly=True, sameSite="lax",
+                          secure=s.cookie_secure, max_age=str(int(s.session_hours * 3600)))
+        request.addCookie(ANON_CSRF_COOKIE, b"", path=b"/", max_age="0")
+        target = arg(request, "next")
+        return redirect(request, _safe_next(target) if target and target != "/app/" else self._home(role))
+
+    @staticmethod
+    def _home(role: str) -> str:
+        return "/app/desk" if has(role, Perm.DESK) else "/app/orders"
+
+    @app.route("/logout", methods=["POST"])
+    @guard(Perm.SIGNED_IN)
+    async def logout(self, request: Any) -> bytes:
+        sid = request.actor.session_id
+        await self.desk.db.run_session(lambda s: auth.close_session(s, sid))
+        request.addCookie(SESSION_COOKIE, b"", path=b"/", max_age="0", httpOnly=True)
+        return redirect(request, "/app/login")
+
+    @app.route("/", methods=["GET"])
+    @guard(Perm.SIGNED_IN)
+    async def home(self, request: Any) -> bytes:
+        return redirect(request, self._home(request.actor.role))
+
+    # ---- the agent desktop -----------------------------------------------------------------------------
+    @app.route("/desk", methods=["GET"])
+    @guard(Perm.DESK)
+    async def desk_page(self, request: Any) -> bytes:
+        actor = request.actor
+        current = None
+        if self.desk.screenpop is not None and actor.agent_id:
+            current = self.desk.screenpop.current.get(actor.agent_id)
+        boot = {"agent": self.desk.agent_view(actor.agent_id), "current": current, "csrf": actor.csrf_token,
+                "pause_reasons": [r for r in acd.PAUSE_REASONS if r != acd.WRAP_UP]}
+        worklist = await self.desk.db.run_session(self._worklist)
+        return self.render(request, "desk.html", boot=boot, worklist=worklist, urgencies=URGENCIES,
+                           pause_reasons=boot["pause_reasons"])
+
+    def _worklist(self, session: Any) -> dict[str, Any]:
+        wl = self.desk.orders.work_list(session)
+        return {
+            "submissions": [order_brief(o, mask=True) for o in wl["submissions"]],
+            "voicemails": [{"id": v.id, "created_at": v.created_at.replace(tzinfo=UTC).timestamp(),
+                            "caller_number": v.caller_number, "caller_name": v.caller_name, "hotline": v.hotline,
+                            "duration_s": v.duration_s} for v in wl["voicemails"]],
+        }
+
+    @app.route("/worklist.json", methods=["GET"])
+    @guard(Perm.DESK)
+    async def worklist_json(self, request: Any) -> bytes:
+        return send_json(request, await self.desk.db.run_session(self._worklist))
+
+    @app.route("/events", methods=["GET"])
+    @guard(Perm.DESK)
+    async def events(self, request: Any) -> Any:
+        actor = request.actor
+        stream = self.desk.hub.attach(request, actor)
+        stream.send("agent", self.desk.agent_view(actor.agent_id))
+        if self.desk.screenpop is not None and actor.agent_id in self.desk.screenpop.current:
+            stream.send("pop", self.desk.screenpop.current[actor.agent_id])
+        return defer.Deferred()  # never fires: the stream ends when the browser leaves
+
+    @app.route("/desk/state", methods=["POST"])
+    @guard(Perm.DESK)
+    async def agent_state(self, request: Any) -> bytes:
+        """Ready / pause (reason) / wrap-up / login / logout, through AMI like ``callcenter agent``."""
+        actor = request.actor
+        agent = actor.agent_id
+        if not agent:
+            raise HttpError(400, "your user is not linked to an agent (ask an admin to set agent_id)")
+        action, reason = arg(request, "action"), arg(request, "reason").strip()[:64]
+        telephony = self.desk.daemon.telephony if self.desk.daemon else None
+        if telephony is None:
+            raise HttpError(503, "the telephony connection is not up")
+        config = self.desk.config
+        iface = acd.interface_of(agent)
+        try:
+            queues = config.agent_queues(agent)
+        except KeyError:
+            raise HttpError(400, f"agent {agent} is not configured") from None
+        view = self.desk.agent_view(agent)
+        commands: list[Any]
+        if action == "login":
+            penalty = config.agent(agent).penalty
+            commands = [acd.LoginAgent(agent, q, iface, penalty) for q in queues if q not in view["queues"]]
+        elif action == "logout":
+            commands = [acd.LogoutAgent(agent, q, iface) for q in view["queues"]]
+        elif action == "ready":
+            commands = [acd.UnpauseAgent(agent, iface)]
+        elif action == "pause":
+            if not reason:
+                raise HttpError(422, "a pause needs a reason")
+            commands = [acd.PauseAgent(agent, iface, reason)]
+        elif action == "wrapup":
+            commands = [acd.PauseAgent(agent, iface, acd.WRAP_UP)]
+        else:
+            raise HttpError(400, "action must be login, logout, ready, pause or wrapup")
+        if action in ("ready", "pause", "wrapup") and not view["queues"]:
+            raise HttpError(409, "log in to the queues first")
+        for cmd in commands:
+            try:
+                await _asyncio(telephony.execute(cmd))
+            except Exception as exc:
+                raise HttpError(502, f"Asterisk refused: {exc}") from None
+        log.info("agent %s: %s from the desk by %s", agent, action, actor.username)
+        return send_json(request, {"ok": True, "action": action})
+
+    # ---- orders -----------------------------------------------------------------------------------------
+    @app.route("/orders", methods=["GET"])
+    @guard(Perm.ORDER_READ)
+    async def orders(self, request: Any) -> bytes:
+        actor = request.actor
+        state, due, source = arg(request, "state") or None, arg(request, "due") or None, arg(request, "source") or None
+        if state and state not in {s.value for s in st.State}:
+            raise HttpError(400, f"unknown state {state!r}")
+        if due and due not in ("overdue", "due_soon", "flagged"):
+            raise HttpError(400, "due must be overdue, due_soon or flagged")
+
+        def work(session: Any) -> list[dict[str, Any]]:
+            rows = self.desk.orders.list_orders(session, actor, state=state, due=due, source=source)
+            return [{**order_brief(o, mask=True), "due": self.desk.orders.due(o)} for o in rows]
+
+        rows = await self.desk.db.run_session(work)
+        if wants_json(request):
+            return send_json(request, rows)
+        return self.render(request, "orders.html", rows=rows, state=state or "", due=due or "",
+                           states=[s.value for s in st.State])
+
+    @app.route("/orders/new", methods=["GET"])
+    @guard(Perm.ORDER_CREATE)
+    async def order_new(self, request: Any) -> bytes:
+        return self.render(request, "order_new.html", urgencies=URGENCIES, values={})
+
+    @app.route("/orders", methods=["POST"])
+    @guard(Perm.ORDER_CREATE)
+    async def order_create(self, request: Any) -> bytes:
+        """Create an order from the desk form; registered at once when category and content are given."""
+        actor = request.actor
+        form = args_dict(request)
+        fields = {k: form[k] for k in ORDER_FIELDS if k in form}
+        linkedid = form.get("linkedid") or None
+        register = form.get("register", "1") == "1" and bool(fields.get("category")) and bool(fields.get("content"))
+        source = "call" if linkedid else form.get("source", "call")
+
+        def work(session: Any) -> str:
+            order = self.desk.orders.create(session, actor, source, fields, linkedid=linkedid, register=register)
+            return order.number
+
+        number = await self.desk.db.run_session(work)
+        if wants_json(request) or request.getHeader(b"x-csrf-token"):
+            return send_json(request, {"number": number, "url": f"/app/orders/{number}"}, 201)
+        return redirect(request, f"/app/orders/{quote(number)}")
+
+    @app.route("/orders/<string:number>", methods=["GET"])
+    @guard(Perm.ORDER_READ)
+    async def order_page(self, request: Any, number: str) -> bytes:
+        actor = request.actor
+        svc = self.desk.orders
+
+        def work(session: Any) -> dict[str, Any]:
+            o = svc.get_for(session, actor, number)
+            return {
+                "o": {c.key: getattr(o, c.key) for c in o.__table__.columns},
+                "due": svc.due(o),
+                "history": [event_view(e) for e in svc.history(session, o)],
+                "calls": svc.calls_of(session, o),
+                "attachments": [{"id": a.id, "filename": a.filename, "size": a.size_bytes,
+                                 "content_type": a.content_type} for a in svc.attachments_of(session, o)],
+                "duplicates": [order_brief(d, mask=True) for d in svc.duplicates(
+                    session, o.caller_number, o.address, o.category, exclude=o.id)]
+                if st.State(o.state) in (st.State.CREATED, st.State.REGISTERED) else [],
+            }
+
+        data = await self.desk.db.run_session(work)
+        o = data["o"]
+        state = st.State(o["state"])
+        actions = [a.value for a in st.allowed_actions(state, actor.role)]
+        if actor.role == Role.DEPARTMENT and o["department"] != actor.department:
+            actions = []
+        editable = state in EDITABLE_STATES and has(actor.role, Perm.ORDER_CREATE)
+        takeable = state == st.State.CREATED and o["agent"] is None and has(actor.role, Perm.DESK)
+        show_number = has(actor.role, Perm.ORDER_CREATE) or actor.role == Role.DEPARTMENT
+        return self.render(request, "order.html", **data, actions=actions, editable=editable, takeable=takeable,
+                           show_number=show_number, urgencies=URGENCIES, satisfaction=SATISFACTION,
+                           done=arg(request, "done"), requires={a.value: t.requires for (s, a), t in
+                                                                st.TRANSITIONS.items() if s == state})
+
+    @app.route("/orders/<string:number>/edit", methods=["POST"])
+    @guard(Perm.ORDER_CREATE)
+    async def order_edit(self, request: Any, number: str) -> bytes:
+        actor = request.actor
+        form = args_dict(request)
+        fields = {k: form[k] for k in ORDER_FIELDS if k in form}
+        version = int(form["version"]) if form.get("version", "").isdigit() else None
+
+        def work(session: Any) -> None:
+            o = self.desk.orders.get_for(session, actor, number)
+            self.desk.orders.edit(session, actor, o, fields, expected_version=version)
+
+        await self.desk.db.run_session(work)
+        return redirect(request, f"/app/orders/{quote(number)}?done=edit")
+
+    @app.route("/orders/<string:number>/act", methods=["POST"])
+    @guard(Perm.ORDER_ACT)
+    async def order_act(self, request: Any, number: str) -> bytes:
+        actor = request.actor
+        form = args_dict(request)
+        action = form.pop("action", "")
+        version = int(form["version"]) if form.get("version", "").isdigit() else None
+        wanted = {k: form[k] for k in ("department", "reason", "result", "satisfaction", "target", "note") if k in form}
+
+        def work(session: Any) -> str:
+            o = self.desk.orders.get_for(session, actor, number)
+            self.desk.orders.act(session, actor, o, action, wanted, expected_version=version)
+            return o.state
+
+        state = await self.desk.db.run_session(work)
+        if wants_json(request) or request.getHeader(b"x-csrf-token"):
+            return send_json(request, {"number": number, "state": state})
+        return redirect(request, f"/app/orders/{quote(number)}?done={quote(action)}")
+
+    @app.route("/orders/<string:number>/take", methods=["POST"])
+    @guard(Perm.DESK)
+    async def order_take(self, request: Any, number: str) -> bytes:
+        actor = request.actor
+
+        def work(session: Any) -> None:
+            self.desk.orders.take_submission(session, actor, self.desk.orders.get_for(session, actor, number))
+
+        await self.desk.db.run_session(work)
+        self.desk.hub.to_perm(Perm.DESK, "worklist", {"taken": number})
+        return redirect(request, f"/app/orders/{quote(number)}?done=take")
+
+    @app.route("/duplicates.json", methods=["GET"])
+    @guard(Perm.ORDER_CREATE)
+    async def duplicates(self, request: Any) -> bytes:
+        number, address, category = arg(request, "caller_number"), arg(request, "address"), arg(request, "category")
+
+        def work(session: Any) -> list[dict[str, Any]]:
+            return [order_brief(o, mask=True)
+                    for o in self.desk.orders.duplicates(session, number, address, category)]
+
+        return send_json(request, await self.desk.db.run_session(work))
+
+    @app.route("/voicemails/<string:vm_id>/take", methods=["POST"])
+    @guard(Perm.DESK)
+    async def voicemail_take(self, request: Any, vm_id: str) -> bytes:
+        actor = request.actor
+        number = await self.desk.db.run_session(lambda s: self.desk.orders.take_voicemail(s, actor, vm_id).number)
+        self.desk.hub.to_perm(Perm.DESK, "worklist", {"taken": vm_id})
+        return redirect(request, f"/app/orders/{quote(number)}?done=take")
+
+    @app.route("/voicemails/<string:vm_id>/audio", methods=["GET"])
+    @guard(Perm.RECORDINGS)
+    async def voicemail_audio(self, request: Any, vm_id: str) -> Any:
+        vm = await self.desk.db.run_session(lambda s: s.get(Voicemail, vm_id))
+        if vm is None:
+            raise HttpError(404, "no such voicemail")
+        return self._audio_file(vm.path)
+
+    @app.route("/calls/<string:linkedid>/recording", methods=["GET"])
+    @guard(Perm.RECORDINGS)
+    async def recording(self, request: Any, linkedid: str) -> Any:
+        from sqlalchemy import select
+
+        path = await self.desk.db.run_session(
+            lambda s: s.scalar(select(Recording.path).where(Recording.linkedid == linkedid).limit(1)))
+        if path is None:
+            raise HttpError(404, "no recording of that call")
+        return self._audio_file(path)
+
+    @staticmethod
+    def _audio_file(path: str) -> Any:
+        candidates = [path, *[path + ext for ext in (".wav", ".WAV", ".gsm")]]
+        for p in candidates:
+            if os.path.isfile(p):
+                return File(p, defaultType="audio/wav")
+        raise HttpError(404, "the audio file is missing")
+
+    @app.route("/attachments/<int:att_id>", methods=["GET"])
+    @guard(Perm.ORDER_READ)
+    async def attachment(self, request: Any, att_id: int) -> Any:
+        from callcenter.workorders.models import WorkOrder, WorkOrderAttachment
+
+        actor = request.actor
+
+        def work(session: Any) -> Any:
+            att = session.get(WorkOrderAttachment, att_id)
+            if att is None or not self.desk.orders.can_read(actor, session.get(WorkOrder, att.order_id)):
+                raise HttpError(404, "no such attachment")
+            return att
+
+        att = await self.desk.db.run_session(work)
+        path = Path(self.desk.config.data_path) / "attachments" / att.stored_as
+        request.setHeader(b"content-disposition", f"attachment; filename*=UTF-8''{quote(att.filename)}".encode())
+        request.setHeader(b"content-type", att.content_type.encode())
+        return path.read_bytes()
+
+    # ---- knowledge base --------------------------------------------------------------------------------
+    @app.route("/kb", methods=["GET"])
+    @guard(Perm.KB_READ)
+    async def kb_page(self, request: Any) -> bytes:
+        q = arg(request, "q").strip()[:100]
+        editor = has(request.actor.role, Perm.KB_EDIT)
+        limit = self.desk.settings.kb.results
+
+        def work(session: Any) -> dict[str, Any]:
+            return {"hits": kb_search(session, q, limit=limit, published_only=not editor) if q else [],
+                    "recent": [] if q or not editor else kb.list_articles(session, limit=50)}
+
+        data = await self.desk.db.run_session(work)
+        return self.render(request, "kb.html", q=q, **data)
+
+    @app.route("/kb/search.json", methods=["GET"])
+    @guard(Perm.KB_READ)
+    async def kb_search_json(self, request: Any) -> bytes:
+        q = arg(request, "q").strip()[:100]
+        limit = self.desk.settings.kb.results
+        hits = await self.desk.db.run_session(lambda s: kb_search(s, q, limit=limit))
+        return send_json(request, [{"id": h.id, "title": h.title, "snippet": h.snippet, "score": h.score,
+                                    "category": h.category} for h in hits])
+
+    @app.route("/kb/<int:article_id>", methods=["GET"])
+    @guard(Perm.KB_READ)
+    async def kb_article(self, request: Any, article_id: int) -> bytes:
+        actor = request.actor
+
+        def work(session: Any) -> dict[str, Any]:
+            a = kb.get_article(session, article_id, actor)
+            return {"a": a, "versions": kb.versions(session, article_id) if has(actor.role, Perm.KB_EDIT) else []}
+
+        return self.render(request, "kb_article.html", **await self.desk.db.run_session(work))
+
+    @app.route("/kb/new", methods=["GET"])
+    @guard(Perm.KB_EDIT)
+    async def kb_new(self, request: Any) -> bytes:
+        return self.render(request, "kb_edit.html", a=None)
+
+    @app.route("/kb/<int:article_id>/edit", methods=["GET"])
+    @guard(Perm.KB_EDIT)
+    async def kb_edit(self, request: Any, article_id: int) -> bytes:
+        a = await self.desk.db.run_session(lambda s: kb.get_article(s, article_id))
+        return self.render(request, "kb_edit.html", a=a)
+
+    @app.route("/kb", methods=["POST"])
+    @guard(Perm.KB_EDIT)
+    async def kb_create(self, request: Any) -> bytes:
+        actor, f = request.actor, args_dict(request)
+        aid = await self.desk.db.run_session(lambda s: kb.create_article(
+            s, actor, f.get("title", ""), f.get("body", ""), f.get("category", ""), f.get("valid_from"),
+            f.get("valid_until"), publish=f.get("publish") == "1").id)
+        return redirect(request, f"/app/kb/{aid}")
+
+    @app.route("/kb/<int:article_id>", methods=["POST"])
+    @guard(Perm.KB_EDIT)
+    async def kb_update(self, request: Any, article_id: int) -> bytes:
+        actor, f = request.actor, args_dict(request)
+        version = int(f["version"]) if f.get("version", "").isdigit() else None
+        changes = {k: f[k] for k in ("title", "body", "category", "valid_from", "valid_until") if k in f}
+        await self.desk.db.run_session(lambda s: kb.update_article(s, actor, article_id, version,
+                                                                   f.get("note", ""), **changes))
+        return redirect(request, f"/app/kb/{article_id}")
+
+    @app.route("/kb/<int:article_id>/status", methods=["POST"])
+    @guard(Perm.KB_EDIT)
+    async def kb_status(self, request: Any, article_id: int) -> bytes:
+        actor, status = request.actor, arg(request, "status")
+        await self.desk.db.run_session(lambda s: kb.set_status(s, actor, article_id, status))
+        return redirect(request, f"/app/kb/{article_id}")
+
+    # ---- users (admins) ---------------------------------------------------------------------------------
+    @app.route("/admin/users", methods=["GET"])
+    @guard(Perm.USERS)
+    async def users_page(self, request: Any) -> bytes:
+        users = await self.desk.db.run_session(auth.list_users)
+        return self.render(request, "admin_users.html", users=users, roles=[r.value for r in Role], token="",
+                           message="")
+
+    @app.route("/admin/users", methods=["POST"])
+    @guard(Perm.USERS)
+    async def users_create(self, request: Any) -> bytes:
+        f = args_dict(request)
+        await self.desk.db.run_session(lambda s: auth.create_user(
+            s, f.get("username", ""), f.get("role", ""), f.get("password") or None, f.get("display_name", ""),
+            f.get("agent_id") or None, f.get("department") or None))
+        return redirect(request, "/app/admin/users")
+
+    @app.route("/admin/users/<string:username>/password", methods=["POST"])
+    @guard(Perm.USERS)
+    async def users_password(self, request: Any, username: str) -> bytes:
+        password = arg(request, "password")
+        await self.desk.db.run_session(lambda s: auth.set_password(s, username, password))
+        return redirect(request, "/app/admin/users")
+
+    @app.route("/admin/users/<string:username>/active", methods=["POST"])
+    @guard(Perm.USERS)
+    async def users_active(self, request: Any, username: str) -> bytes:
+        if username == request.actor.username:
+            raise HttpError(409, "you cannot deactivate yourself")
+        active = arg(request, "active") == "1"
+        await self.desk.db.run_session(lambda s: auth.set_active(s, username, active))
+        return redirect(request, "/app/admin/users")
+
+    @app.route("/admin/users/<string:username>/token", methods=["POST"])
+    @guard(Perm.USERS)
+    async def users_token(self, request: Any, username: str) -> bytes:
+        token = await self.desk.db.run_session(lambda s: auth.create_token(s, username))
+        users = await self.desk.db.run_session(auth.list_users)
+        return self.render(request, "admin_users.html", users=users, roles=[r.value for r in Role], token=token,
+                           message=username)

@@ -1,0 +1,116 @@
+"""The desk plugin: the only place where work orders, the knowledge base and the web meet the daemon.
+
+``start(daemon)`` creates the configured users, subscribes the screen-pop to the event bus, and
+mounts three web apps: ``/app`` (people, session cookies), ``/api`` (platforms, bearer tokens) and
+``/submit`` (the public form for citizens).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from callcenter.auth import services as auth
+from callcenter.auth.throttle import RateLimiter
+from callcenter.config import Config
+from callcenter.desk.push import PushHub
+from callcenter.desk.screenpop import ScreenPop
+from callcenter.store.db import Database
+from callcenter.workorders.services import Services
+
+if TYPE_CHECKING:
+    from callcenter.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+
+class Desk:
+    """Everything the desk's web apps share (one per daemon)."""
+
+    name = "desk"
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.settings = config.desk
+        self.orders = Services(config.desk.workorders, config.timezone)
+        self.hub = PushHub()
+        self.limiter = RateLimiter(config.desk.per_ip_per_minute)
+        self.daemon: Daemon | None = None
+        self.db: Database = None  # type: ignore[assignment]  # set in start()
+        self.screenpop: ScreenPop | None = None
+        self.started_at = time.time()
+
+    # ---- plugin protocol ----------------------------------------------------------------------------
+    def start(self, daemon: Daemon) -> None:
+        from callcenter.desk.api import ApiWeb
+        from callcenter.desk.pages import PeopleWeb
+        from callcenter.desk.public import PublicWeb
+        from callcenter.kb.segment import tokenizer
+
+        self.daemon = daemon
+        self.db = daemon.db
+        self._bootstrap_users()
+        # Load the segmenter's dictionary now, not on the first search an agent makes mid-call.
+        self.db.run(tokenizer, self.settings.kb.user_dict)
+        self.screenpop = ScreenPop(self.hub, self._find_call, self._history)
+        daemon.bus.subscribe("screenpop", self.screenpop.apply)
+        daemon.live.subscribe(self._on_live)
+        self.hub.start()
+        daemon.mount("app", PeopleWeb(self).app.resource())
+        daemon.mount("api", ApiWeb(self).app.resource())
+        daemon.mount("submit", PublicWeb(self).app.resource())
+
+    def stop(self) -> None:
+        self.hub.stop()
+
+    # ---- wiring -----------------------------------------------------------------------------------
+    def _bootstrap_users(self) -> None:
+        specs = [u.model_dump() for u in self.settings.users]
+        if not specs:
+            return
+        with self.db.session() as session:
+            created = auth.ensure_users(session, specs)
+        if created:
+            log.info("created users from the configuration: %s", ", ".join(created))
+
+    def _find_call(self, linkedid: str) -> Any:
+        if self.daemon is None:
+            return None
+        recorder = self.daemon.recorder
+        return recorder.calls.get(linkedid) or recorder.ended.get(linkedid)
+
+    def _history(self, payload: dict[str, Any]) -> Any:
+        from callcenter.desk.views import order_brief
+
+        number = payload.get("caller_number") or ""
+        linkedid = payload.get("linkedid")
+
+        def work(session: Any) -> dict[str, Any]:
+            h = self.orders.caller_history(session, number)
+            return {
+                "orders": [order_brief(o) for o in h["orders"]],
+                "calls": [{"linkedid": c.linkedid, "started_at": c.started_at, "hotline": c.hotline,
+                           "disposition": c.disposition, "answered_by": c.answered_by}
+                          for c in h["calls"] if c.linkedid != linkedid],
+            }
+
+        return self.db.run_session(work)
+
+    def _on_live(self, kind: str, payload: dict[str, Any]) -> None:
+        if kind == "agent":
+            self.hub.to_agent(payload["agent"], "agent", payload)
+
+    def agent_view(self, agent_id: str | None) -> dict[str, Any]:
+        """The live state of an agent (logged out when unknown)."""
+        if self.daemon is None or not agent_id:
+            return {"agent": agent_id, "state": "logged_out", "queues": [], "pause_reason": ""}
+        state = self.daemon.live.agents.get(agent_id)
+        if state is None:
+            return {"agent": agent_id, "state": "logged_out", "queues": [], "pause_reason": ""}
+        return self.daemon.live.agent_view(state)
+
+
+def make_plugin(config: Config) -> Desk:
+    """Plugin factory (``callcenter.plugins.PLUGINS``)."""
+    return Desk(config)

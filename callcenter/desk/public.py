@@ -1,0 +1,89 @@
+"""``/submit``: the public web form where citizens send a request (网络来件) without signing in.
+
+It is public by nature, so it is guarded otherwise: a CSRF cookie, a per-address rate limit,
+attachment type and size limits, and length limits on every field. The order it creates waits
+in the agents' work list like a voicemail.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from klein import Klein
+from werkzeug.datastructures import FileStorage
+from werkzeug.formparser import parse_form_data
+
+from callcenter.auth.roles import Perm
+from callcenter.auth.services import Actor
+from callcenter.desk import attachments as att
+from callcenter.desk.base import WebBase
+from callcenter.desk.http import PUBLIC, HttpError, anon_csrf, arg, check_anon_csrf, client_address, guard
+
+PUBLIC_ACTOR = Actor(0, "public", "public", "网络来件")
+FIELDS = ("caller_name", "contact", "district", "address", "title", "content")
+
+
+def _uploads(request: Any, limit: int) -> list[att.Upload]:
+    """Files of a multipart request (werkzeug's parser; twisted.web keeps only the values)."""
+    ctype = (request.getHeader(b"content-type") or b"").decode("latin-1")
+    if not ctype.startswith("multipart/form-data"):
+        return []
+    request.content.seek(0)
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": ctype,
+               "CONTENT_LENGTH": str(len(request.content.getvalue()) if hasattr(request.content, "getvalue")
+                                     else request.getHeader(b"content-length").decode()),
+               "wsgi.input": request.content}
+    _stream, _form, files = parse_form_data(environ, max_content_length=limit)
+    out = []
+    for storage in files.getlist("attachments"):
+        assert isinstance(storage, FileStorage)
+        if storage.filename:
+            out.append(att.Upload(storage.filename, storage.read()))
+    return out
+
+
+class PublicWeb(WebBase):
+    app = Klein()
+
+    @app.route("/", methods=["GET"])
+    @guard(PUBLIC)
+    async def form(self, request: Any) -> bytes:
+        return self.render(request, "submit.html", anon_csrf=anon_csrf(request), values={}, message="",
+                           limits=self.desk.settings.workorders)
+
+    @app.route("/", methods=["POST"])
+    @guard(PUBLIC)
+    async def submit(self, request: Any) -> bytes:
+        check_anon_csrf(request)
+        if not self.desk.limiter.allow("submit:" + client_address(request)):
+            raise HttpError(429, "too many submissions from your address: wait a minute")
+        values = {k: arg(request, k).strip() for k in FIELDS}
+        t = self.context(request)["_"]
+        settings = self.desk.settings.workorders
+        problem = ""
+        if not values["content"]:
+            problem = t("submit.need_content")
+        elif not values["contact"]:
+            problem = t("submit.need_contact")
+        checked: list[Any] = []
+        if not problem:
+            try:
+                checked = att.check(_uploads(request, self.desk.settings.max_body_bytes), settings)
+            except att.AttachmentRefused as exc:
+                problem = str(exc)
+        if problem:
+            return self.render(request, "submit.html", 422, anon_csrf=anon_csrf(request), values=values,
+                               message=problem, limits=settings)
+        directory = Path(self.desk.config.data_path) / "attachments"
+        fields = {**values, "caller_number": values["contact"] if values["contact"].isdigit() else ""}
+
+        def work(session: Any) -> str:
+            order = self.desk.orders.create(session, PUBLIC_ACTOR, "online", fields)
+            for upload, ctype in checked:
+                self.desk.orders.add_attachment(session, PUBLIC_ACTOR, order, att.store(directory, upload, ctype))
+            return order.number
+
+        number = await self.desk.db.run_session(work)
+        self.desk.hub.to_perm(Perm.DESK, "worklist", {"new": number})
+        return self.render(request, "submit_done.html", 201, number=number)

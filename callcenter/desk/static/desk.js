@@ -1,0 +1,200 @@
+// The agent desktop: screen-pop over server-sent events, agent state, saving the order, KB search.
+// Everything a caller or citizen typed is inserted with textContent, never as HTML.
+"use strict";
+
+(function () {
+  const boot = JSON.parse(document.getElementById("boot").textContent);
+  const msg = JSON.parse(document.getElementById("messages").textContent);
+  const $ = (id) => document.getElementById(id);
+  let currentLinkedid = null;
+
+  function text(el, value) { el.textContent = value === null || value === undefined || value === "" ? "-" : String(value); }
+  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
+  function li(parent, value, href) {
+    const item = document.createElement("li");
+    if (href) {
+      const a = document.createElement("a");
+      a.href = href;
+      a.textContent = value;
+      item.appendChild(a);
+    } else {
+      item.textContent = value;
+    }
+    parent.appendChild(item);
+    return item;
+  }
+  function localTime(epoch) {
+    if (!epoch) return "";
+    return new Date(epoch * 1000).toLocaleString();
+  }
+
+  // ---- agent state --------------------------------------------------------------------------------
+  function showAgent(view) {
+    const el = $("agent-state");
+    el.dataset.state = view.state;
+    el.textContent = msg.state[view.state] || view.state;
+    $("agent-reason").textContent = view.pause_reason ? "(" + view.pause_reason + ")" : "";
+  }
+  document.querySelectorAll("#statusbar button[data-action]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      const body = new URLSearchParams({ action: button.dataset.action });
+      if (button.dataset.action === "pause") body.set("reason", $("pause-reason").value);
+      $("state-error").textContent = "";
+      fetch("/app/desk/state", {
+        method: "POST", body: body, credentials: "same-origin",
+        headers: { "X-CSRF-Token": boot.csrf, "Accept": "application/json" },
+      }).then(function (r) {
+        if (!r.ok) return r.json().then(function (j) { $("state-error").textContent = j.error || r.status; });
+      });
+    });
+  });
+
+  // ---- screen-pop ---------------------------------------------------------------------------------
+  function showPop(p) {
+    currentLinkedid = p.linkedid;
+    $("pop").classList.add("active");
+    text($("pop-phase"), msg[p.phase] || p.phase);
+    text($("pop-number"), p.caller_number);
+    text($("pop-name"), p.caller_name);
+    text($("pop-hotline"), p.hotline ? p.hotline + (p.did && p.did !== p.hotline ? " (" + p.did + ")" : "") : p.did);
+    const ivr = $("pop-ivr");
+    clear(ivr);
+    const steps = (p.ivr_path || []).filter(function (s) { return s.kind !== "flow"; });
+    if (!steps.length) li(ivr, msg.no_ivr);
+    steps.forEach(function (s) {
+      const item = li(ivr, s.node + (s.result ? " → " + s.result : ""));
+      item.className = "ivr-step";
+      item.dataset.node = s.node;
+    });
+    const tags = Object.entries(p.tags || {}).map(function (kv) { return kv[0] + "=" + kv[1]; });
+    text($("pop-tags"), tags.join(", "));
+    // pre-fill the new order (the agent may correct anything)
+    $("f-linkedid").value = p.linkedid || "";
+    $("f-caller_number").value = p.caller_number || "";
+    $("f-caller_name").value = p.caller_name || "";
+    $("f-hotline").value = p.hotline || "";
+    const cat = (p.tags || {}).category;
+    if (cat && document.querySelector('#f-category option[value="' + CSS.escape(cat) + '"]')) $("f-category").value = cat;
+    $("save-result").textContent = "";
+    clear($("pop-orders"));
+    clear($("pop-calls"));
+  }
+  function showHistory(h) {
+    if (h.linkedid !== currentLinkedid) return;
+    const orders = $("pop-orders"), calls = $("pop-calls");
+    clear(orders);
+    clear(calls);
+    if (!h.orders.length) li(orders, msg.none);
+    h.orders.forEach(function (o) { li(orders, o.number + " " + localTime(o.created_at) + " " + (o.title || ""), "/app/orders/" + encodeURIComponent(o.number)); });
+    if (!h.calls.length) li(calls, msg.none);
+    h.calls.forEach(function (c) { li(calls, localTime(c.started_at) + " " + (c.hotline || "") + " " + c.disposition + (c.answered_by ? " · " + c.answered_by : "")); });
+    showDuplicates(h.orders.filter(function (o) { return ["merged", "discarded", "closed", "archived"].indexOf(o.state) < 0; }));
+  }
+  function showDuplicates(list) {
+    const box = $("dups"), ul = $("dups-list");
+    clear(ul);
+    list.forEach(function (o) { li(ul, o.number + " " + (o.title || ""), "/app/orders/" + encodeURIComponent(o.number)); });
+    box.hidden = list.length === 0;
+  }
+
+  function connect() {
+    const source = new EventSource("/app/events");
+    source.addEventListener("agent", function (e) { showAgent(JSON.parse(e.data)); });
+    source.addEventListener("pop", function (e) { showPop(JSON.parse(e.data)); });
+    source.addEventListener("pop_update", function (e) {
+      const p = JSON.parse(e.data);
+      if (p.linkedid === currentLinkedid) showPop(p);
+    });
+    source.addEventListener("history", function (e) { showHistory(JSON.parse(e.data)); });
+    source.addEventListener("pop_cancel", function (e) {
+      if (JSON.parse(e.data).linkedid === currentLinkedid) text($("pop-phase"), msg.ended);
+    });
+    source.addEventListener("call_ended", function (e) {
+      if (JSON.parse(e.data).linkedid === currentLinkedid) text($("pop-phase"), msg.ended);
+    });
+    source.addEventListener("worklist", refreshWorklist);
+    source.onerror = function () { $("state-error").textContent = source.readyState === 2 ? msg.stream_lost : ""; };
+    source.onopen = function () { $("state-error").textContent = ""; document.body.dataset.stream = "open"; };
+  }
+
+  // ---- saving the order ---------------------------------------------------------------------------
+  $("order-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    const body = new URLSearchParams(new FormData($("order-form")));
+    fetch("/app/orders", {
+      method: "POST", body: body, credentials: "same-origin",
+      headers: { "X-CSRF-Token": boot.csrf, "Accept": "application/json" },
+    }).then(function (r) {
+      return r.json().then(function (j) {
+        const out = $("save-result");
+        clear(out);
+        if (!r.ok) { out.textContent = msg.save_failed + ": " + (j.error || r.status); out.className = "error"; return; }
+        out.className = "ok";
+        out.appendChild(document.createTextNode(msg.saved + " "));
+        const a = document.createElement("a");
+        a.href = j.url;
+        a.id = "saved-order";
+        a.textContent = j.number;
+        out.appendChild(a);
+      });
+    });
+  });
+  function checkDuplicates() {
+    const q = new URLSearchParams({ caller_number: $("f-caller_number").value, address: $("f-address").value, category: $("f-category").value });
+    fetch("/app/duplicates.json?" + q, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : []; }).then(showDuplicates);
+  }
+  ["f-address", "f-category"].forEach(function (id) { $(id).addEventListener("change", checkDuplicates); });
+
+  // ---- knowledge base ------------------------------------------------------------------------------
+  $("kb-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    const q = $("kb-q").value.trim();
+    if (!q) return;
+    fetch("/app/kb/search.json?q=" + encodeURIComponent(q), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json(); }).then(function (hits) {
+        const ol = $("kb-results");
+        clear(ol);
+        if (!hits.length) li(ol, msg.no_results);
+        hits.forEach(function (h) {
+          const item = li(ol, h.title, "/app/kb/" + h.id);
+          item.querySelector("a").target = "_blank";
+          const s = document.createElement("div");
+          s.className = "snippet";
+          s.textContent = h.snippet;
+          item.appendChild(s);
+        });
+      });
+  });
+
+  // ---- work list -------------------------------------------------------------------------------------
+  function refreshWorklist() {
+    fetch("/app/worklist.json", { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) { return r.json(); }).then(function (wl) {
+        const ul = $("worklist");
+        clear(ul);
+        function takeForm(action, label) {
+          const item = document.createElement("li");
+          const form = document.createElement("form");
+          form.method = "post";
+          form.action = action;
+          form.className = "inline";
+          const csrf = document.createElement("input");
+          csrf.type = "hidden"; csrf.name = "_csrf"; csrf.value = boot.csrf;
+          const button = document.createElement("button");
+          button.textContent = msg.take;
+          form.appendChild(csrf);
+          form.appendChild(document.createTextNode(label + " "));
+          form.appendChild(button);
+          item.appendChild(form);
+          ul.appendChild(item);
+        }
+        wl.submissions.forEach(function (o) { takeForm("/app/orders/" + encodeURIComponent(o.number) + "/take", o.number + " " + (o.title || "")); });
+        wl.voicemails.forEach(function (v) { takeForm("/app/voicemails/" + encodeURIComponent(v.id) + "/take", v.caller_number + " " + localTime(v.created_at)); });
+      });
+  }
+
+  showAgent(boot.agent);
+  if (boot.current) showPop(boot.current);
+  connect();
+})();
