@@ -38,7 +38,7 @@ class Softphone:
             f"<sip:{self.user}@{self.registrar};transport=udp>;auth_pass={self.password};answermode=auto;"
             "regint=60\n"
         )
-        log = open(self.dir / "baresip.log", "wb")  # noqa: SIM115 - handed to the child
+        log = open(self.dir / "baresip.log", "wb")
         self.proc = subprocess.Popen([binary, "-4", "-f", str(self.dir)], stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=subprocess.STDOUT)
         log.close()

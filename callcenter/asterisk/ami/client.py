@@ -217,12 +217,16 @@ class AmiClient:
         reason = str(exc) if exc else "closed"
         log.warning("AMI connection lost: %s", reason)
         # Fail every pending action now instead of letting callers wait for their timeout.
+        # (panoramisk's close() has already moved them from `responses` to `awaiting_actions`,
+        # to resend after a reconnect; we do not resend: the caller decides.)
+        pending = list(self.awaiting_actions)
         if self.protocol is not None:
-            for action in list(self.protocol.responses.values()):
-                if not action.future.done():
-                    action.future.set_exception(AmiError(f"connection lost: {reason}"))
+            pending += list(self.protocol.responses.values())
             self.protocol.responses.clear()
         self.awaiting_actions.clear()
+        for action in pending:
+            if not action.future.done():
+                action.future.set_exception(AmiError(f"connection lost: {reason}"))
         if self._ready is not None:
             self._ready.clear()
         if self.on_disconnected is not None:

@@ -90,8 +90,8 @@ def iter_messages(chunks: Iterable[bytes]) -> Iterator[Message]:
     for chunk in chunks:
         yield from splitter.feed(chunk)
     if splitter.pending:
-        # A capture cut mid-message: parse what is there if it is a whole frame minus separator.
-        yield from splitter.feed(SEPARATOR)
+        # A capture cut mid-message (e.g. copied while being written): the tail is incomplete.
+        log.warning("AMI stream ends with an incomplete message (%d bytes), ignored", splitter.pending)
 
 
 def read_capture(path: str, block: int = 1 << 16) -> Iterator[Message]:

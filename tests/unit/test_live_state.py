@@ -1,0 +1,60 @@
+"""Live ACD state from events, and its resync from a QueueStatus snapshot."""
+
+from __future__ import annotations
+
+from callcenter import events as ev
+from callcenter.acd.live import LiveState
+
+T = 1_800_000_000.0
+
+
+def test_callers_wait_ring_and_leave() -> None:
+    live = LiveState()
+    changes: list[str] = []
+    live.subscribe(lambda kind, payload: changes.append(kind))
+    live.apply(ev.MemberAdded(T, "main", "1001", "PJSIP/1001", False, "", 1))
+    live.apply(ev.CallerJoinedQueue(T + 1, "main", "a.1", "a.1", "PJSIP/t-1", 1, 1, "13800000001", "甲"))
+    live.apply(ev.CallerJoinedQueue(T + 2, "main", "b.1", "b.1", "PJSIP/t-2", 2, 2, "13800000002", "乙"))
+    live.apply(ev.AgentRung(T + 2, "main", "a.1", "a.1", "1001", "PJSIP/1001", "x.1"))
+    view = live.view(T + 10)
+    assert [(c["caller_name"], c["wait_s"]) for c in view["queues"]["main"]["waiting"]] == [("甲", 9), ("乙", 8)]
+    assert view["agents"]["1001"]["state"] == "ringing"
+    live.apply(ev.AgentConnected(T + 3, "main", "a.1", "a.1", "1001", "PJSIP/1001", 2, 1, "x.1", "PJSIP/1001-1"))
+    view = live.view(T + 10)
+    assert [c["position"] for c in view["queues"]["main"]["waiting"]] == [1]
+    assert view["agents"]["1001"]["state"] == "talking" and view["agents"]["1001"]["call_linkedid"] == "a.1"
+    live.apply(ev.AgentCompleted(T + 30, "main", "a.1", "a.1", "1001", "PJSIP/1001", 2, 27, "caller"))
+    assert live.view(T + 31)["agents"]["1001"]["state"] == "ready"
+    live.apply(ev.CallerAbandoned(T + 31, "main", "b.1", "b.1", 1, 2, 29))
+    assert live.view(T + 31)["queues"]["main"]["waiting"] == []
+    assert "agent" in changes and "queue" in changes
+
+
+def test_pause_reason_and_unavailable_phone() -> None:
+    live = LiveState()
+    live.apply(ev.MemberAdded(T, "main", "1001", "PJSIP/1001", False, "", 5))
+    assert live.view(T)["agents"]["1001"]["state"] == "unavailable"
+    live.apply(ev.MemberStatusChanged(T, "main", "1001", "PJSIP/1001", 1, False, "", False, 0))
+    live.apply(ev.MemberPaused(T + 1, "main", "1001", "PJSIP/1001", True, "meal"))
+    agent = live.view(T)["agents"]["1001"]
+    assert (agent["state"], agent["pause_reason"]) == ("paused", "meal")
+    live.apply(ev.MemberRemoved(T + 2, "main", "1001", "PJSIP/1001"))
+    assert live.view(T)["agents"]["1001"]["state"] == "logged_out"
+
+
+def test_resync_replaces_everything() -> None:
+    live = LiveState()
+    live.apply(ev.CallerJoinedQueue(T, "main", "gone.1", "gone.1", "PJSIP/t-1", 1, 1, "1", ""))
+    live.apply(ev.MemberAdded(T, "main", "1009", "PJSIP/1009", False, "", 1))
+    snap = ev.QueueStatusSnapshot(
+        T + 100,
+        (ev.QueueParamsSnapshot("main", 15, 1, 5, 30, 3, 1, 66.7, 75.0, "rrmemory"),),
+        (ev.QueueMemberSnapshot("main", "1001", "PJSIP/1001", 1, True, "training", False, 3, 0, 0),),
+        (ev.QueueEntrySnapshot("main", 1, "new.1", "", "PJSIP/t-9", "13800000009", "丙", 12),),
+    )
+    live.apply(snap)
+    view = live.view(T + 100)
+    assert [c["uniqueid"] for c in view["queues"]["main"]["waiting"]] == ["new.1"]
+    assert view["queues"]["main"]["waiting"][0]["wait_s"] == 12
+    assert set(view["agents"]) == {"1001"}
+    assert view["agents"]["1001"]["pause_reason"] == "training"
