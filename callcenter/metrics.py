@@ -28,6 +28,7 @@ class Metrics:
                                     registry=self.registry)
         self.db_ok = Gauge("callcenter_database_ok", "1 while database writes succeed", registry=self.registry)
         self.waiting = Gauge("callcenter_queue_waiting", "Callers waiting", ["queue"], registry=self.registry)
+        self._event_counters: dict[type, Any] = {}
         self._handlers = {
             ev.CallerJoinedQueue: lambda e: self.queue_joins.labels(e.queue).inc(),
             ev.AgentConnected: lambda e: self.connects.labels(e.queue).inc(),
@@ -37,7 +38,11 @@ class Metrics:
         }
 
     def apply(self, event: Any) -> None:
-        self.events.labels(type(event).__name__).inc()
+        kind = type(event)
+        counter = self._event_counters.get(kind)
+        if counter is None:  # labels() is a dict lookup plus locking: resolve each child once
+            counter = self._event_counters[kind] = self.events.labels(kind.__name__)
+        counter.inc()
         handler = self._handlers.get(type(event))
         if handler is not None:
             handler(event)

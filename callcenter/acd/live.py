@@ -106,7 +106,12 @@ class LiveState:
 
     # ---- subscription ------------------------------------------------------------------------
     def subscribe(self, listener: Listener) -> None:
-        """``listener(kind, payload)`` after each change; kind is 'queue', 'agent' or 'reset'."""
+        """``listener(kind, payload)`` after each change.
+
+        kind 'agent': payload is the agent's view; 'queue': ``{"queue": name, "waiting": n}`` (call
+        :meth:`queue_view` for the callers: building it on every event costs too much on a busy
+        hotline); 'reset': the whole board after a resync.
+        """
         self._listeners.append(listener)
 
     def _notify(self, kind: str, payload: dict[str, Any]) -> None:
@@ -120,7 +125,8 @@ class LiveState:
 
     # ---- queue side ----------------------------------------------------------------------------
     def _queue_changed(self, queue: str) -> None:
-        self._notify("queue", {"queue": queue, "callers": [asdict(c) for c in self.callers(queue)]})
+        if self._listeners:
+            self._notify("queue", {"queue": queue, "waiting": len(self.waiting.get(queue, ()))})
 
     def _on_join(self, e: ev.CallerJoinedQueue) -> None:
         self.waiting.setdefault(e.queue, {})[e.uniqueid] = WaitingCaller(
@@ -150,7 +156,8 @@ class LiveState:
         return state
 
     def _agent_changed(self, state: AgentState) -> None:
-        self._notify("agent", self.agent_view(state))
+        if self._listeners:
+            self._notify("agent", self.agent_view(state))
 
     def _on_rung(self, e: ev.AgentRung) -> None:
         state = self._agent(e.agent, e.interface)
@@ -267,6 +274,10 @@ class LiveState:
             "ringing_for": state.ringing_for,
         }
 
+    def queue_view(self, queue: str, now: float) -> list[dict[str, Any]]:
+        """The callers waiting in ``queue``, in position order, with their wait so far."""
+        return [{**asdict(c), "wait_s": max(0, int(now - c.joined_at))} for c in self.callers(queue)]
+
     def view(self, now: float) -> dict[str, Any]:
         """The whole board as plain data (CLI ``queue status``, wallboard, Redis)."""
         queues = sorted(set(self.waiting) | set(self.queue_params))
@@ -274,9 +285,7 @@ class LiveState:
             "connected": self.connected,
             "queues": {
                 q: {
-                    "waiting": [
-                        {**asdict(c), "wait_s": max(0, int(now - c.joined_at))} for c in self.callers(q)
-                    ],
+                    "waiting": self.queue_view(q, now),
                     "agents": sorted(a.agent for a in self.agents.values() if q in a.memberships),
                 }
                 for q in queues

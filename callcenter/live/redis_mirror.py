@@ -2,9 +2,10 @@
 
 Keys: ``callcenter:queue:<name>`` (JSON of waiting callers), ``callcenter:agent:<id>`` (JSON of the
 agent's state), ``callcenter:board`` (the whole view); channel ``callcenter:live`` carries each
-change as ``{"kind": ..., "payload": ...}``. Writes are coalesced and sent by one asyncio task, so
-the reactor never waits on Redis; if Redis is down, changes are dropped and the whole board is
-rewritten once it is back (Redis is a mirror, never the record).
+change as ``{"kind": ..., "payload": ...}`` (for a queue: its name and how many wait). Writes are
+coalesced and sent by one asyncio task, so the reactor never waits on Redis; if Redis is down,
+changes are dropped and the whole board is rewritten once it is back (Redis is a mirror, never
+the record).
 """
 
 from __future__ import annotations
@@ -12,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+
+from callcenter.acd.live import LiveState
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +28,11 @@ CHANNEL = f"{PREFIX}:live"
 
 
 class RedisMirror:
-    def __init__(self, url: str, board: Callable[[], dict[str, Any]], interval: float = 0.05) -> None:
+    def __init__(self, url: str, live: LiveState, clock: Callable[[], float] = time.time,
+                 interval: float = 0.05) -> None:
         self.url = url
-        self.board = board
+        self.live = live
+        self.clock = clock
         self.interval = interval
         self.client = aioredis.from_url(url, decode_responses=True)
         self._pending: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -71,18 +77,19 @@ class RedisMirror:
             full = self._full_resync
             try:
                 async with self.client.pipeline(transaction=False) as pipe:
+                    now = self.clock()
                     if full:
-                        board = self.board()
+                        board = self.live.view(now)
                         pipe.set(f"{PREFIX}:board", json.dumps(board, ensure_ascii=False))
                         for name, q in board["queues"].items():
                             pipe.set(f"{PREFIX}:queue:{name}", json.dumps(q["waiting"], ensure_ascii=False))
                         for agent, state in board["agents"].items():
                             pipe.set(f"{PREFIX}:agent:{agent}", json.dumps(state, ensure_ascii=False))
                     for key, (kind, payload) in pending.items():
-                        body = payload["callers"] if kind == "queue" else payload
+                        body = self.live.queue_view(payload["queue"], now) if kind == "queue" else payload
                         pipe.set(key, json.dumps(body, ensure_ascii=False))
                     if not full and pending:
-                        pipe.set(f"{PREFIX}:board", json.dumps(self.board(), ensure_ascii=False))
+                        pipe.set(f"{PREFIX}:board", json.dumps(self.live.view(now), ensure_ascii=False))
                     for change in changes:
                         pipe.publish(CHANNEL, json.dumps(change, ensure_ascii=False))
                     await pipe.execute()

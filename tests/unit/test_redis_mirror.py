@@ -28,7 +28,7 @@ def clean_redis() -> None:
 def test_changes_reach_redis_keys_and_the_channel(clean_redis: None) -> None:
     async def main() -> tuple[dict, list[dict], dict]:
         live = LiveState()
-        mirror = RedisMirror(URL, lambda: live.view(T + 5), interval=0.01)
+        mirror = RedisMirror(URL, live, clock=lambda: T + 5, interval=0.01)
         live.subscribe(mirror.on_change)
         sub = aioredis.from_url(URL, decode_responses=True).pubsub()
         await sub.subscribe(CHANNEL)
@@ -47,6 +47,8 @@ def test_changes_reach_redis_keys_and_the_channel(clean_redis: None) -> None:
         client = aioredis.from_url(URL, decode_responses=True)
         board = json.loads(await client.get("callcenter:board"))
         agent = json.loads(await client.get("callcenter:agent:1001"))
+        queue = json.loads(await client.get("callcenter:queue:main"))
+        assert queue[0]["caller_name"] == "张三" and queue[0]["wait_s"] == 4
         await client.aclose()
         await sub.aclose()
         await mirror.stop()
@@ -54,7 +56,7 @@ def test_changes_reach_redis_keys_and_the_channel(clean_redis: None) -> None:
 
     board, received, agent = asyncio.run(main())
     assert [c["kind"] for c in received] == ["reset", "agent", "queue"]
-    assert received[2]["payload"]["callers"][0]["caller_name"] == "张三"
+    assert received[2]["payload"] == {"queue": "main", "waiting": 1}
     assert board["queues"]["main"]["waiting"][0]["caller_number"] == "13800000001"
     assert agent["state"] == "ready"
 
@@ -62,7 +64,7 @@ def test_changes_reach_redis_keys_and_the_channel(clean_redis: None) -> None:
 def test_redis_down_is_survived_and_resynced(clean_redis: None) -> None:
     async def main() -> bool:
         live = LiveState()
-        mirror = RedisMirror("redis://127.0.0.1:1/0", lambda: live.view(T), interval=0.01)
+        mirror = RedisMirror("redis://127.0.0.1:1/0", live, clock=lambda: T, interval=0.01)
         live.subscribe(mirror.on_change)
         mirror.start()
         live.apply(ev.MemberAdded(T, "main", "1001", "PJSIP/1001", False, "", 1))
