@@ -136,7 +136,9 @@ class _Transport:
 
 class _NullFactory:
     forgetable_actions = ()
-    awaiting_actions: list = []
+
+    def __init__(self) -> None:
+        self.awaiting_actions: list = []
 
     def dispatch(self, message: object) -> None:
         pass
