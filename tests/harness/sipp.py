@@ -45,9 +45,10 @@ def render(template: str, out: Path, **values: object) -> Path:
 
 def dtmf_steps(digits: str, first_wait_ms: int = 1500, gap_ms: int = 600) -> list[dict[str, object]]:
     """DTMF keys (RFC 2833 pcaps shipped with SIPp) with the pause before each."""
-    names = {"*": "star", "#": "pound"}
+    from tests.harness.dtmf import pcap_for
+
     return [{"digit": d, "wait_ms": first_wait_ms if i == 0 else gap_ms,
-             "pcap": DTMF_PCAP.format(names.get(d, d))} for i, d in enumerate(digits)]
+             "pcap": pcap_for(d, i)} for i, d in enumerate(digits)]
 
 
 @dataclass

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from callcenter.asterisk.agi.session import AgiError, AgiHangup, AgiSession
+from callcenter.asterisk.agi.session import AgiAppFailed, AgiError, AgiHangup, AgiSession
 from callcenter.ivr.engine import CallerGone, VoicemailMessage
 
 log = logging.getLogger(__name__)
@@ -43,20 +43,23 @@ class AgiChannel:
                 if key:
                     return key
             return ""
-        except AgiHangup as exc:
+        except (AgiHangup, AgiAppFailed) as exc:
             raise CallerGone(str(exc)) from exc
 
     async def wait_digit(self, timeout_s: float) -> str:
         try:
             return await self.session.wait_for_digit(timeout_s)
-        except AgiHangup as exc:
+        except (AgiHangup, AgiAppFailed) as exc:
             raise CallerGone(str(exc)) from exc
 
     async def hand_off(self, variables: dict[str, str]) -> None:
+        # CC_IVR_NEXT last: the dialplan acts only on a complete hand-off (a daemon killed
+        # half-way leaves it empty, and the fallback takes the call)
+        ordered = sorted(variables.items(), key=lambda kv: kv[0] == "CC_IVR_NEXT")
         try:
-            for name, value in variables.items():
+            for name, value in ordered:
                 await self.session.set_variable(name, value)
-        except AgiHangup as exc:
+        except (AgiHangup, AgiAppFailed) as exc:
             raise CallerGone(str(exc)) from exc
 
     async def voicemail(self, mailbox: str) -> tuple[VoicemailMessage | None, bool]:
@@ -65,12 +68,13 @@ class AgiChannel:
         try:
             # 's': our own (Mandarin) prompt was played; app_voicemail only beeps
             await self.session.exec("VoiceMail", f"{mailbox}@{self.voicemail_context},s", self.voicemail_timeout_s)
-        except AgiHangup:
+        except (AgiHangup, AgiAppFailed):
+            # callers end a message by hanging up: VoiceMail returns -1, the message is saved
             hung_up = True
         path = None
         try:
             path = await self.session.get_variable("VM_MESSAGEFILE")
-        except AgiHangup:
+        except (AgiHangup, AgiAppFailed):
             hung_up = True
         except AgiError as exc:
             log.warning("cannot read VM_MESSAGEFILE: %s", exc)

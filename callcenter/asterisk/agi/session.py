@@ -39,6 +39,10 @@ class AgiConnectionLost(AgiHangup):
     """Asterisk closed the FastAGI socket."""
 
 
+class AgiAppFailed(AgiError):
+    """``result=-1``: the application failed, or the caller hung up while it ran."""
+
+
 class AgiTimeout(AgiError):
     """No answer to a command within its deadline."""
 
@@ -112,7 +116,7 @@ class AgiSession(Request):
         if result.get("error") == "AGIAppError":
             if self.hung_up:
                 raise AgiHangup(f"{command!r}: the caller hung up")
-            raise AgiError(f"{command!r} failed: {result.get('msg')}")
+            raise AgiAppFailed(f"{command!r} failed: {result.get('msg')}")
         if "error" in result:
             raise AgiError(f"{command!r}: {result.get('error')} {result.get('msg', '')}".strip())
         return result

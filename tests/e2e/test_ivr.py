@@ -1,0 +1,258 @@
+"""IVR flows over FastAGI, with real calls: SIPp callers press keys (RFC 2833) through Asterisk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from callcenter.store.models import Voicemail
+from tests.harness import ivr
+from tests.harness.checks import wait_call_ended
+from tests.harness.stack import Stack, wait_for
+
+pytestmark = pytest.mark.e2e
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+OPEN = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI).timestamp()  # a Wednesday morning
+CLOSED = datetime(2026, 11, 29, 23, 0, tzinfo=SHANGHAI).timestamp()  # a Sunday night
+SHORT = ivr.prompt_seconds("zh/short")
+
+
+@pytest.fixture
+def ivr_stack(clean: Stack) -> Iterator[Stack]:
+    """A clean stack whose IVR clock says Wednesday 10:00 (open), reset afterwards."""
+    ivr.set_clock(clean, OPEN)
+    yield clean
+    if clean.daemon is not None and clean.daemon.poll() is None:
+        ivr.set_clock(clean, None)
+
+
+def path_of(call) -> list[tuple[str, str, str]]:  # type: ignore[no-untyped-def]
+    return [(p["flow"], p["node"], p["result"]) for p in call.ivr_path]
+
+
+def voicemails_of(s: Stack, linkedid: str) -> list[Voicemail]:
+    return s.query(lambda db: list(db.scalars(select(Voicemail).where(Voicemail.linkedid == linkedid))))
+
+
+def test_invalid_key_then_retry_then_valid_reaches_queue(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    s.agent_phone("1001", ring_ms=1000, talk_ms=2000)
+    s.wait_agent_reachable("1001")
+    s.login("1001", "main")
+    # '5' is no choice: the menu says so and asks again; '1' then picks consultation → queue main
+    result = s.caller("13800000101", "李四", did="12346", dtmf="51", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
+                      hold_ms=20000).run()
+    assert result.ok, result.errors
+    call = wait_call_ended(s, "13800000101")
+    assert call.flow == "e2e" and call.hotline == "e2e" and call.did == "12346"
+    steps = path_of(call)
+    assert steps[0][2] and call.ivr_path[0]["kind"] == "flow"  # flow entered, with its version
+    assert ("e2e", "hours", "open") in steps
+    menu = [r for f, n, r in steps if n == "menu"]
+    assert menu == ["invalid:5", "1"], steps
+    assert ("e2e", "queue-main", "main") in steps
+    assert call.tags == {"hotline": "e2e", "language": "zh", "category": "consultation"}
+    assert call.disposition == "answered" and call.answered_by == "1001" and call.first_queue == "main"
+    durations = [p["duration_ms"] for p in call.ivr_path if p["node"] == "hello"]
+    assert durations and durations[0] >= int(SHORT * 1000) - 200, durations  # the prompt really played
+
+
+def test_menu_timeout_path(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    result = s.caller("13800000102", did="12346", hold_ms=30000).run()
+    assert result.ok, result.errors
+    call = wait_call_ended(s, "13800000102")
+    steps = path_of(call)
+    assert [r for f, n, r in steps if n == "menu"] == ["timeout", "timeout"], steps
+    assert steps[-1] == ("e2e", "bye", "")
+    assert call.disposition == "ivr-only" and call.first_queue is None
+
+
+def test_collect_order_number_sets_a_tag(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    # key 2 → collect; '123#' is too short (invalid, asked again), then '20260815#'
+    # no audio stream: with SIPp's tone (another SSRC) interleaved, Asterisk took single presses
+    # for several digits (a real phone sends one stream)
+    result = s.caller("13800000103", did="12346", dtmf="2123#20260815#", audio=False,
+                      dtmf_first_wait_ms=int(SHORT * 1000) + 1200, hold_ms=30000).run()
+    assert result.ok, result.errors
+    call = wait_call_ended(s, "13800000103")
+    steps = path_of(call)
+    assert [r for f, n, r in steps if n == "order"] == ["invalid:123", "20260815"], steps
+    assert call.tags["order_number"] == "20260815"
+    assert steps[-1][1] == "bye"
+
+
+def test_sub_flow(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    result = s.caller("13800000104", did="12346", dtmf="7", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
+                      hold_ms=20000).run()
+    assert result.ok, result.errors
+    call = wait_call_ended(s, "13800000104")
+    steps = path_of(call)
+    assert ("e2e", "sub", "e2e-sub") in steps
+    assert ("e2e-sub", "tag", "category=sub-flow") in steps
+    assert [p["flow"] for p in call.ivr_path if p["kind"] == "flow"] == ["e2e", "e2e-sub"]
+    assert call.flow == "e2e" and call.tags["category"] == "sub-flow"
+
+
+def _voicemail_ok(s: Stack, call, reason: str, hotline: str, mailbox: str) -> None:  # type: ignore[no-untyped-def]
+    vms = wait_for(lambda: voicemails_of(s, call.linkedid), 15, what="the voicemail record")
+    [vm] = vms
+    assert vm.reason == reason and vm.hotline == hotline and vm.mailbox == mailbox
+    assert vm.caller_number == call.caller_number and vm.status == "new"
+    assert os.path.exists(vm.path), vm.path
+    assert os.path.getsize(vm.path) > 8000, os.path.getsize(vm.path)  # seconds of real audio, not a header
+    assert vm.duration_s >= 2
+    assert call.disposition == "voicemail"
+
+
+def test_voicemail_by_choice(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    # key 9 → prompt, beep, then the caller speaks (RTP tone) for a few seconds and hangs up
+    result = s.caller("13800000105", "王五", did="12346", dtmf="9", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
+                      hold_ms=int(SHORT * 1000) + 6000).run()
+    assert result.ok, result.errors
+    call = wait_call_ended(s, "13800000105")
+    assert ("e2e", "message", "hangup") in path_of(call)
+    _voicemail_ok(s, call, "caller-choice", "e2e", "12346")
+
+
+def test_after_hours_goes_to_voicemail(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    ivr.set_clock(s, CLOSED)
+    result = s.caller("13800000106", did="12346", hold_ms=int(SHORT * 2000) + 6000).run()
+    assert result.ok, result.errors
+    call = wait_call_ended(s, "13800000106")
+    steps = path_of(call)
+    assert ("e2e", "hours", "closed") in steps
+    assert not [n for f, n, r in steps if n == "menu"]
+    _voicemail_ok(s, call, "after-hours", "e2e", "12346")
+
+
+def test_emergency_key_transfers_to_110_over_the_emergency_trunk(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    endpoint = ivr.emergency_endpoint(s, talk_ms=3000)
+    try:
+        time.sleep(0.5)
+        result = s.caller("13800000107", did="12346", dtmf="0", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
+                          hold_ms=30000).run()
+        out, err = endpoint.communicate(timeout=60)
+    finally:
+        if endpoint.poll() is None:
+            endpoint.kill()
+    assert result.ok, result.errors
+    assert endpoint.returncode == 0, f"the 110 endpoint did not take exactly one call: {err}"
+    call = wait_call_ended(s, "13800000107")
+    assert call.transferred_to == "110" and call.disposition == "transferred-out"
+    steps = path_of(call)
+    assert steps[-1] == ("e2e", "emergency", "110")  # the 110 side answered: nothing of ours after
+
+
+def test_a_merged_legacy_number_lands_in_its_own_flow(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    s.agent_phone("1002", ring_ms=500, talk_ms=2000)
+    s.wait_agent_reachable("1002")
+    s.login("1002", "main")
+    first = int((ivr.prompt_seconds("zh/welcome-12319") + 1.5) * 1000)
+    result = s.caller("13800000108", did="12319", dtmf="1", dtmf_first_wait_ms=first, hold_ms=40000).run()
+    assert result.ok, result.errors
+    call = wait_call_ended(s, "13800000108")
+    assert call.did == "12319" and call.hotline == "12319" and call.flow == "12319"
+    steps = path_of(call)
+    assert ("12319", "hours", "open") in steps and ("12319", "menu", "1") in steps
+    assert call.tags["category"] == "urban-management"
+    assert call.disposition == "answered" and call.answered_by == "1002"
+
+
+def test_daemon_killed_mid_call_the_call_still_reaches_the_queue(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    s.agent_phone("1003", ring_ms=500, talk_ms=2000)
+    s.wait_agent_reachable("1003")
+    s.login("1003", "main")
+    queue_log_before = s.sandbox.queue_log.read_text() if s.sandbox.queue_log.exists() else ""
+    # the shipped 12345 flow: a long welcome, during which the daemon dies
+    caller = s.caller("13800000109", did="12310", hold_ms=40000).start()
+    time.sleep(2.0)
+    assert s.daemon is not None
+    s.daemon.send_signal(signal.SIGKILL)
+    s.daemon.wait(10)
+    s.daemon = None
+    result = caller.wait()
+    assert result.ok, result.errors
+    new_lines = s.sandbox.queue_log.read_text()[len(queue_log_before):].splitlines()
+    entered = [ln.split("|") for ln in new_lines if "|ENTERQUEUE|" in ln and "13800000109" in ln]
+    assert entered and entered[0][2] == "main", new_lines
+    uniqueid = entered[0][1]
+    assert [ln for ln in new_lines if f"|{uniqueid}|main|" in ln and "|CONNECT|" in ln], new_lines
+    s.start_daemon()
+
+
+def _rewrite(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text.replace(old, new))
+    tmp.replace(path)
+
+
+def test_reload_under_traffic_drops_no_call(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    flow_file = Path(s.config.ivr.flows_dir) / "e2e-reload.yaml"
+    original = flow_file.read_text()
+    try:
+        version_before = s.http("/ivr/flows")[1]["version"]
+        # three callers enter the menu (6 s to press 1) on the old version ...
+        press_at = int((SHORT + 4.0) * 1000)
+        early = [s.caller(f"1380000020{i}", did="12347", dtmf="1", dtmf_first_wait_ms=press_at,
+                          hold_ms=30000).start() for i in range(3)]
+        time.sleep(SHORT + 1.0)
+        # ... a broken edit is refused and changes nothing ...
+        _rewrite(flow_file, 'next: bye\n  bye:', 'next: nowhere\n  bye:')
+        refused = s.cli("ivr", "reload", check=False)
+        assert refused.returncode == 1
+        assert f"{flow_file}:" in refused.stdout and "mark: next: no node named 'nowhere'" in refused.stdout
+        assert s.http("/ivr/flows")[1]["version"] == version_before
+        # ... then a good edit is swapped in while they are still in the menu
+        flow_file.write_text(original.replace("version: old", "version: new"))
+        applied = s.cli("ivr", "reload")
+        version_after = s.http("/ivr/flows")[1]["version"]
+        assert version_after != version_before and version_after in applied.stdout
+        late = [s.caller(f"1380000021{i}", did="12347", dtmf="1", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
+                         hold_ms=30000).start() for i in range(3)]
+        results = [c.wait() for c in early + late]
+        assert all(r.ok for r in results), [r.errors for r in results if not r.ok]
+        for i in range(3):
+            old = wait_call_ended(s, f"1380000020{i}")
+            assert old.tags.get("version") == "old", (old.linkedid, old.ivr_path)
+            assert old.ivr_path[0]["result"] == version_before
+            new = wait_call_ended(s, f"1380000021{i}")
+            assert new.tags.get("version") == "new", (new.linkedid, new.ivr_path)
+            assert new.ivr_path[0]["result"] == version_after
+    finally:
+        flow_file.write_text(original)
+        s.cli("ivr", "reload", check=False)
+
+
+def test_file_change_is_picked_up_without_a_command(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    flow_file = Path(s.config.ivr.flows_dir) / "e2e-sub.yaml"
+    original = flow_file.read_text()
+    before = s.http("/ivr/flows")[1]["version"]
+    try:
+        flow_file.write_text(original.replace("category: sub-flow", "category: sub-flow-edited"))
+        wait_for(lambda: s.http("/ivr/flows")[1]["version"] != before, 10, what="the watcher to reload")
+        picture = s.http("/ivr/flows/e2e-sub.svg")
+        assert picture[0] == 200 and b"edited" in picture[1]
+    finally:
+        flow_file.write_text(original)
+        wait_for(lambda: s.http("/ivr/flows")[1]["version"] == before, 10, what="the original flows back")
