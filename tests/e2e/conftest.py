@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import fresh_pg_database
 from tests.harness.stack import Stack, stack_settings
 
+REDIS_URL = "redis://127.0.0.1:6379/14"
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
@@ -27,7 +29,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         url = next(pg)
     else:
         url = f"sqlite:///{workdir / 'callcenter.sqlite'}"
-    s = Stack(workdir, flavour, url)
+    # Redis is optional for the daemon: leg 1 (SQLite) runs with it, leg 2 (PostgreSQL) without.
+    overrides = {"redis_url": REDIS_URL} if database == "sqlite" else {}
+    s = Stack(workdir, flavour, url, overrides=overrides)
     try:
         s.start()
     except Exception:

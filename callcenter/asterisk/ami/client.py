@@ -166,7 +166,7 @@ class AmiClient:
 
     async def _connect_once(self, loop: asyncio.AbstractEventLoop) -> None:
         _transport, protocol = await asyncio.wait_for(
-            loop.create_connection(CallcenterAMIProtocol, self.host, self.port), self.action_timeout_s
+            loop.create_connection(lambda: CallcenterAMIProtocol(self), self.host, self.port), self.action_timeout_s
         )
         protocol.factory = self
         protocol.config = {}

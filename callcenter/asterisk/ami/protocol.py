@@ -32,8 +32,15 @@ log = logging.getLogger(__name__)
 class CallcenterAMIProtocol(AMIProtocol):
     """Frames bytes before decoding, feeds a raw capture, never lets one message kill the link."""
 
+    def __init__(self, factory: Any = None) -> None:
+        super().__init__()
+        self._owner = factory
+
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
+        # Known from the start: the banner may arrive before create_connection() returns, and the
+        # capture must hold it.
+        self.factory = self._owner
         self.splitter = MessageSplitter()
         self.log = log
 
