@@ -1,0 +1,37 @@
+# The callcenter daemon (AMI client, FastAGI server, web). Asterisk runs beside it (its own host or
+# container, configured from asterisk_conf/ with `callcenter sandbox render` or your own tooling).
+# Mirrors scripts/bootstrap: Debian 12, its Python 3.11, a virtualenv with the pinned packages.
+#
+#   docker build -t callcenter .
+#   docker run -v /etc/callcenter:/etc/callcenter -p 8080:8080 -p 4573:4573 callcenter
+FROM debian:bookworm-slim
+
+ENV DEBIAN_FRONTEND=noninteractive \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    CALLCENTER_CONFIG=/etc/callcenter/callcenter.yaml \
+    CALLCENTER_DATA_DIR=/var/lib/callcenter
+
+# graphviz: `callcenter ivr show`; espeak-ng + sox: Mandarin placeholder prompts (scripts/make-prompts)
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates graphviz espeak-ng sox \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/callcenter
+COPY setup.cfg pyproject.toml README.md ./
+COPY callcenter ./callcenter
+COPY migrations ./migrations
+COPY asterisk_conf ./asterisk_conf
+COPY ivr_flows ./ivr_flows
+COPY scripts ./scripts
+# Editable install: migrations/ and asterisk_conf/ are found next to the package, as in a checkout.
+RUN python3 -m venv /opt/callcenter/.venv \
+ && /opt/callcenter/.venv/bin/pip install --no-cache-dir -e . \
+ && useradd --system --home /var/lib/callcenter --create-home callcenter \
+ && mkdir -p /etc/callcenter && chown callcenter /var/lib/callcenter
+
+USER callcenter
+ENV PATH=/opt/callcenter/.venv/bin:$PATH
+EXPOSE 8080 4573
+# Upgrade the schema first (idempotent), then run until SIGTERM.
+CMD ["sh", "-c", "callcenter db upgrade && exec callcenter run"]
