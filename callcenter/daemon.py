@@ -102,10 +102,15 @@ class Daemon:
                 f"need {migrate.head_revision()}): run 'callcenter db upgrade'"
             )
 
-    def start(self) -> None:
-        """Start every part (call from the reactor)."""
+    def prepare(self) -> None:
+        """Blocking start-up checks, before the reactor runs: settings, schema, agents table."""
+        if not self.config.ami.secret:
+            raise DaemonError("ami.secret is empty: set it in the config file or CALLCENTER_AMI_SECRET")
         self.check_database()
         self._sync_agents()
+
+    def start(self) -> None:
+        """Start every part (call from the reactor, after :meth:`prepare`)."""
         self.writer.start()
         if self.config.ami.capture_file:
             self.capture = open(self.config.ami.capture_file, "ab", buffering=0)

@@ -23,6 +23,11 @@ def run_daemon(config: Config, migrate_on_start: bool = False) -> int:
 
     exit_code = 0
     daemon = Daemon(config, migrate_on_start=migrate_on_start)
+    try:
+        daemon.prepare()
+    except DaemonError as exc:
+        log.error("%s", exc)
+        return 2
     started = False
 
     def start() -> None:

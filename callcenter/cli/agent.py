@@ -6,14 +6,12 @@ CLI, the web desktop and anything else acting on Asterisk are recorded the same 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
 
 from callcenter.acd import commands as c
-from callcenter.acd.live import LiveState
-from callcenter.cli.common import ago, get_config, print_json, run_ami
+from callcenter.cli.common import ago, get_config, live_snapshot, print_json, run_ami
 from callcenter.config import Config
 
 
@@ -31,15 +29,6 @@ def _queues(config: Config, agent: str, given: tuple[str, ...]) -> tuple[str, ..
         if q not in names:
             raise click.ClickException(f"unknown queue {q!r} (queues: {', '.join(sorted(names))})")
     return given or config.agent_queues(agent)
-
-
-async def _status(client: Any) -> LiveState:
-    from callcenter.asterisk.ami.translate import queue_status_snapshot
-
-    msgs = await client.action({"Action": "QueueStatus"}, as_list=True)
-    live = LiveState()
-    live.resync(queue_status_snapshot(msgs, time.time()))
-    return live
 
 
 async def _execute(client: Any, commands: list[c.AcdCommand]) -> None:
@@ -69,7 +58,7 @@ def login(ctx: click.Context, agent: str, queues: tuple[str, ...], paused: bool,
     penalty = config.agent(agent).penalty
 
     async def work(client: Any) -> list[str]:
-        live = await _status(client)
+        live = await live_snapshot(client)
         already = set(live.agents[agent].memberships) if agent in live.agents else set()
         todo = [q for q in targets if q not in already]
         await _execute(client, [c.LoginAgent(agent, q, iface, penalty, paused, reason) for q in todo])
@@ -89,7 +78,7 @@ def logout(ctx: click.Context, agent: str, queues: tuple[str, ...]) -> None:
     _known(config, agent)
 
     async def work(client: Any) -> list[str]:
-        live = await _status(client)
+        live = await live_snapshot(client)
         member_of = set(live.agents[agent].memberships) if agent in live.agents else set()
         targets = [q for q in (queues or sorted(member_of)) if q in member_of]
         await _execute(client, [c.LogoutAgent(agent, q, c.interface_of(agent)) for q in targets])
@@ -132,7 +121,7 @@ def unpause(ctx: click.Context, agent: str, queue: str | None) -> None:
 def list_agents(ctx: click.Context, as_json: bool) -> None:
     """Every configured agent and what they are doing now."""
     config = get_config(ctx)
-    live = run_ami(config, _status)
+    live = run_ami(config, live_snapshot)
     rows = []
     for a in config.agents:
         state = live.agents.get(a.id)

@@ -111,3 +111,14 @@ def ago(ts: float | None) -> str:
     if not ts:
         return "-"
     return f"{int(time.time() - ts)}s"
+
+
+async def live_snapshot(client: Any) -> Any:
+    """A LiveState filled from one QueueStatus (what Asterisk reports right now)."""
+    from callcenter.acd.live import LiveState
+    from callcenter.asterisk.ami.translate import queue_status_snapshot
+
+    msgs = await client.action({"Action": "QueueStatus"}, as_list=True)
+    live = LiveState()
+    live.resync(queue_status_snapshot(msgs, time.time()))
+    return live

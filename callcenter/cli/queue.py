@@ -6,8 +6,7 @@ import time
 
 import click
 
-from callcenter.cli.agent import _status
-from callcenter.cli.common import get_config, print_json, run_ami
+from callcenter.cli.common import get_config, live_snapshot, print_json, run_ami
 from callcenter.logs import mask_number
 
 
@@ -26,7 +25,7 @@ def status(ctx: click.Context, only: str | None, as_json: bool, watch: float | N
     """Show who waits in each queue and what each agent is doing."""
     config = get_config(ctx)
     while True:
-        live = run_ami(config, _status)
+        live = run_ami(config, live_snapshot)
         now = time.time()
         view = live.view(now)
         queues = {q: v for q, v in view["queues"].items() if only in (None, q)}
