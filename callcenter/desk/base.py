@@ -86,6 +86,6 @@ class WebBase:
         if wants_json(request) or request.path.startswith(b"/api/") or request.method not in (b"GET", b"HEAD"):
             if not wants_json(request) and request.method not in (b"GET", b"HEAD") and \
                     b"text/html" in (request.getHeader(b"accept") or b""):
-                return self.render(request, "error.html", code, code=code, message=message)
+                return self.render(request, "error.html", code, status=code, message=message)
             return send_json(request, {"error": message}, code)
-        return self.render(request, "error.html", code, code=code, message=message)
+        return self.render(request, "error.html", code, status=code, message=message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hmac
 import json
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from callcenter.auth.roles import Perm, has
 
 if TYPE_CHECKING:
     from callcenter.desk.plugin import Desk
+
+log = logging.getLogger(__name__)
 
 SESSION_COOKIE = b"cc_session"
 LANG_COOKIE = b"cc_lang"
@@ -48,7 +51,7 @@ class RouteRule:
     kind: str  # "session" | "token" | "public"
 
 
-# endpoint name → rule (filled by @guard as the route modules are imported)
+# "Class.method" of each route → rule (filled by @guard as the route modules are imported)
 ROUTE_RULES: dict[str, RouteRule] = {}
 
 
@@ -149,7 +152,7 @@ def guard(perm: str | Perm, kind: str = "session") -> Callable[[Handler], Handle
     perm_value = perm.value if isinstance(perm, Perm) else perm
 
     def decorate(fn: Handler) -> Handler:
-        ROUTE_RULES[fn.__name__] = RouteRule(perm_value, PUBLIC if perm_value == PUBLIC else kind)
+        ROUTE_RULES[fn.__qualname__] = RouteRule(perm_value, PUBLIC if perm_value == PUBLIC else kind)
 
         @functools.wraps(fn)
         def wrapper(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -188,6 +191,7 @@ async def _guarded(web: Any, request: Any, fn: Handler, perm: str, kind: str, ar
 
         if isinstance(exc, StaleDataError):
             return web.error(request, 409, "someone else changed this meanwhile: reload and try again")
+        log.exception("%s %s failed", request.method.decode(), request.uri.decode("utf-8", "replace"))
         raise
 
 

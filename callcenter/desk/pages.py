@@ -49,7 +49,8 @@ from callcenter.workorders.services import EDITABLE, EDITABLE_STATES, SATISFACTI
 log = logging.getLogger(__name__)
 
 ORDER_FIELDS = tuple(EDITABLE)
-ROUTE_RULES["static"] = RouteRule(PUBLIC, PUBLIC)
+# Stylesheet and script: public (the sign-in page needs them), no data in them.
+ROUTE_RULES["PeopleWeb.static"] = ROUTE_RULES["PeopleWeb.static_branch"] = RouteRule(PUBLIC, PUBLIC)
 
 
 def _safe_next(value: str) -> str:

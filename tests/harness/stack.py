@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import signal
@@ -230,7 +231,13 @@ class Stack:
             finally:
                 await client.close()
 
-        return asyncio.run(go())
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(go())
+        # A loop already runs in this thread (Playwright's sync API): use a thread of our own.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, go()).result()
 
     def queue_status(self) -> QueueStatusSnapshot:
         return queue_status_snapshot(self.ami({"Action": "QueueStatus"}, as_list=True), time.time())
