@@ -175,6 +175,7 @@ def _pydantic_problems(file: str, doc: yamllines.LinedDocument, exc: ValidationE
         loc = _data_path(doc.data, err["loc"])
         message = err["msg"].removeprefix("Value error, ")
         if err["type"] == "union_tag_invalid":
+            loc = (*loc, "type")
             tag = err.get("ctx", {}).get("tag", "?")
             message = f"unknown node type {tag!r} (one of {', '.join(NODE_TYPES)})"
         elif err["type"] == "union_tag_not_found":
@@ -184,7 +185,11 @@ def _pydantic_problems(file: str, doc: yamllines.LinedDocument, exc: ValidationE
         elif err["type"] == "missing":
             message = f"missing field {str(err['loc'][-1])!r}"
             loc = loc[:-1] if loc and loc[-1] == err["loc"][-1] else loc
-        field_name = str(err["loc"][-1]) if err["loc"] and err["type"] not in ("missing", "extra_forbidden") else ""
+        if err["loc"] and err["loc"][-1] == "[key]":
+            message = f"key {str(err['loc'][-2])!r}: {message}"
+        own_message = ("missing", "extra_forbidden", "union_tag_invalid", "union_tag_not_found")
+        field_name = str(err["loc"][-1]) if err["loc"] and err["type"] not in own_message else ""
+        field_name = "" if field_name == "[key]" else field_name
         if field_name and field_name not in message and not field_name.isdigit() and len(loc) > 2:
             message = f"{field_name}: {message}"
         out.append(Problem(file, doc.line_of(loc), _node_of(loc), message))

@@ -127,6 +127,20 @@ def test_voicemail_by_choice(ivr_stack: Stack) -> None:
     _voicemail_ok(s, call, "caller-choice", "e2e", "12346")
 
 
+def test_queue_timeout_resumes_the_flow_into_voicemail(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    # key 3 → queue 'complaints' (nobody logged in) for 4 s → the flow resumes at on_timeout
+    result = s.caller("13800000110", did="12346", dtmf="3", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
+                      hold_ms=int(SHORT * 2000) + 14000).run()
+    assert result.ok, result.errors
+    call = wait_call_ended(s, "13800000110")
+    steps = path_of(call)
+    assert ("e2e", "queue-short", "complaints") in steps and ("e2e", "queue-short", "timeout") in steps
+    assert steps.index(("e2e", "queue-short", "timeout")) < steps.index(("e2e", "timeout-message", "hangup"))
+    assert call.first_queue == "complaints"
+    _voicemail_ok(s, call, "queue-timeout", "e2e", "12346")
+
+
 def test_after_hours_goes_to_voicemail(ivr_stack: Stack) -> None:
     s = ivr_stack
     ivr.set_clock(s, CLOSED)
@@ -146,7 +160,7 @@ def test_emergency_key_transfers_to_110_over_the_emergency_trunk(ivr_stack: Stac
         time.sleep(0.5)
         result = s.caller("13800000107", did="12346", dtmf="0", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
                           hold_ms=30000).run()
-        out, err = endpoint.communicate(timeout=60)
+        _out, err = endpoint.communicate(timeout=60)
     finally:
         if endpoint.poll() is None:
             endpoint.kill()

@@ -1,10 +1,10 @@
 """RFC 2833 DTMF pcaps for SIPp, one per key press, each with its own RTP timestamp and sequence.
 
-SIPp replays ``/usr/share/sip-tester/dtmf_2833_<key>.pcap`` as is, and all of them carry the
-RTP timestamps and sequence numbers of their own, unrelated from key to key: Asterisk takes a
-press whose numbers are older than the previous press for a late packet and drops it. Menus with one key never notice; collecting a
-work-order number does. We copy the shipped pcaps with timestamps and sequence numbers that grow
-with ``index`` (UDP checksums cleared, which IPv4 allows).
+SIPp replays ``/usr/share/sip-tester/dtmf_2833_<key>.pcap`` as is, and each carries RTP
+timestamps and sequence numbers of its own, unrelated from key to key: Asterisk takes a press
+whose numbers are older than the previous press's for a late packet and drops it. Menus with one
+key never notice; collecting a work-order number does. We copy the shipped pcaps with timestamps
+and sequence numbers that grow with ``index`` (UDP checksums cleared, which IPv4 allows).
 """
 
 from __future__ import annotations
