@@ -62,7 +62,8 @@ class ScriptedChannel:
 
 @pytest.fixture(scope="module")
 def flows() -> FlowSet:
-    fs, problems = load_files([*sorted(FLOWS.glob("*.yaml")), Path(__file__).parents[2] / "ivr_flows" / "calendars.yaml"], CheckContext())
+    calendars = Path(__file__).parents[2] / "ivr_flows" / "calendars.yaml"
+    fs, problems = load_files([*sorted(FLOWS.glob("*.yaml")), calendars], CheckContext())
     assert problems == [] and fs is not None
     return fs
 
