@@ -1,6 +1,6 @@
 """Translations: one message catalogue per language (``locales/<lang>.yaml``, message id → text).
 
-Simplified Chinese is the default; English is complete. Templates call ``_("order.save")``; a
+Simplified Chinese is the default; English is complete. Templates call ``_("nav.orders")``; a
 message id missing from a catalogue is a bug, found by the unit test that compares catalogues with
 every id the templates and code use.
 """

@@ -253,6 +253,7 @@ class Services:
             setattr(order, k, new or (None if k == "hotline" else new))
         order.updated_at = self.clock()
         self._event(session, order, actor, "edit", order.state, {"changes": changes})
+        session.flush()  # bumps the version now (and fails here if someone else changed the row)
         return changes
 
     @staticmethod
@@ -266,7 +267,6 @@ class Services:
         """Move ``order`` by ``action`` (checked against the transition table) and record the event."""
         args = {k: (v.strip() if isinstance(v, str) else v) for k, v in (args or {}).items()}
         from_state = st.State(order.state)
-        action = st.Action(action) if action in {a.value for a in st.Action} else action
         same_dept = bool(actor.department) and actor.department == order.department
         t = st.transition(from_state, action, actor.role, {**self._current_args(order), **args}, same_dept)
         self._check_version(order, expected_version)
@@ -326,6 +326,7 @@ class Services:
         order.updated_at = now
         self._event(session, order, actor, action.value, from_state.value, detail, at=now)
         self._sync_voicemail(session, order, t.to)
+        session.flush()
         return order
 
     @staticmethod

@@ -1,0 +1,86 @@
+"""Translations are complete, templates escape what strangers typed, attachments are sniffed."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from callcenter.desk import attachments as att
+from callcenter.desk.base import TEMPLATES, environment
+from callcenter.desk.i18n import LANGUAGES, Translator, catalogue, pick_language
+from callcenter.workorders import states as st
+from callcenter.workorders.settings import WorkOrderSettings
+
+DESK = Path(__file__).parents[2] / "callcenter" / "desk"
+
+
+def _used_keys() -> set[str]:
+    keys: set[str] = set()
+    literal = r"""\(\s*["']([a-z_]+\.[a-z_.]+)["']\s*[,)]"""
+    for path in [*TEMPLATES.glob("*.html"), *DESK.glob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        keys |= set(re.findall(r"(?<![\w.])_" + literal, text)) | set(re.findall(r"\bt" + literal, text))
+    return keys
+
+
+def test_catalogues_have_the_same_keys_and_cover_every_use() -> None:
+    zh, en = catalogue("zh"), catalogue("en")
+    assert set(zh) == set(en)
+    used = _used_keys()
+    assert len(used) > 100
+    assert used - set(zh) == set()
+    # keys built at run time: every state, action, source, role, urgency
+    for s in st.State:
+        assert f"state.{s.value}" in zh
+    for a in st.Action:
+        assert f"action.{a.value}" in zh
+    for prefix in ("source.call", "source.voicemail", "source.online", "source.api", "role.api_client"):
+        assert prefix in zh
+
+
+def test_translator_and_language_choice() -> None:
+    assert Translator("zh")("nav.orders") == "工单"
+    assert Translator("en")("nav.orders") == "Work orders"
+    assert Translator("fr").lang == "zh"
+    assert Translator("en")("users.token_once", name="p") == "API token for p (shown only once):"
+    assert pick_language("en", "zh", None, "zh") == "en"
+    assert pick_language(None, "en", None, "zh") == "en"
+    assert pick_language("xx", None, None, "zh") == "zh"
+    assert LANGUAGES == ("zh", "en")
+
+
+def test_templates_escape_caller_supplied_text() -> None:
+    t = Translator("zh")
+    settings = WorkOrderSettings()
+    html = environment().get_template("order.html").render(
+        _=t, lang="zh", actor=None, csrf="", can=lambda p: False, cat_name=lambda c: c, dept_name=lambda c: c or "",
+        state_name=lambda s: s or "", action_name=lambda a: a, time=lambda *a: "", mask=lambda n: n,
+        categories=settings.categories, category_list=[], departments=settings.departments,
+        districts=settings.districts, path="/app/orders/x",
+        o={"number": "KM1", "state": "registered", "source": "call", "hotline": "12345",
+           "caller_number": "1", "caller_name": "<script>alert(1)</script>", "contact": "", "district": "",
+           "address": "", "category": "", "urgency": "normal", "title": "", "content": "<img src=x onerror=1>",
+           "handling_mode": None, "department": None, "deadline_at": None, "result": "", "satisfaction": None,
+           "merged_into": None, "created_at": None, "closed_at": None, "closed_on_time": None, "version": 1,
+           "agent": None},
+        due="none", history=[], calls=[], attachments=[], duplicates=[], actions=[], editable=False,
+        takeable=False, show_number=True, urgencies=(), satisfaction=(), done="", requires={})
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<img src=x" not in html
+
+
+def test_attachment_types_are_sniffed_not_trusted() -> None:
+    s = WorkOrderSettings(max_attachments=2, max_attachment_bytes=100)
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 10
+    assert [c for _u, c in att.check([att.Upload("a.png", png)], s)] == ["image/png"]
+    assert [c for _u, c in att.check([att.Upload("a.txt", "你好".encode())], s)] == ["text/plain"]
+    with pytest.raises(att.AttachmentRefused, match="not accepted"):
+        att.check([att.Upload("evil.png", b"MZ\x90\x00\xff\xfe")], s)
+    with pytest.raises(att.AttachmentRefused, match="larger"):
+        att.check([att.Upload("big.png", png + b"0" * 100)], s)
+    with pytest.raises(att.AttachmentRefused, match="at most 2"):
+        att.check([att.Upload("a.png", png)] * 3, s)
+    assert att.safe_name("../../etc/passwd") == "passwd"
+    assert att.safe_name('a<b>:"c".png') == "a_b___c_.png"
