@@ -8,13 +8,13 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 import click
 
+from callcenter import times
 from callcenter.config import Config, ConfigError, load_config
 
 T = TypeVar("T")
@@ -45,33 +45,11 @@ def get_config(ctx: click.Context) -> Config:
 
 
 def parse_time(value: str | None, tz: str) -> datetime | None:
-    """ISO 8601 (no zone = hotline local time), epoch seconds, 'today', 'yesterday' or '-2h'/'-30m'/'-7d'.
-
-    Returns naive UTC, like the database.
-    """
-    if value is None:
-        return None
-    zone = ZoneInfo(tz)
-    v = value.strip()
-    now = datetime.now(zone)
+    """:func:`callcenter.times.parse_time` with a click error for bad input."""
     try:
-        if v in ("today", "yesterday"):
-            day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-            if v == "yesterday":
-                day -= timedelta(days=1)
-            dt = day
-        elif v.startswith("-") and v[-1] in "smhd" and v[1:-1].isdigit():
-            unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[v[-1]]
-            dt = now - timedelta(**{unit: int(v[1:-1])})
-        elif v.replace(".", "", 1).isdigit():
-            dt = datetime.fromtimestamp(float(v), UTC)
-        else:
-            dt = datetime.fromisoformat(v)
-            if dt.tzinfo is None:
-                dt = dt.replace(tzinfo=zone)
+        return times.parse_time(value, tz)
     except ValueError as exc:
-        raise click.BadParameter(f"cannot read time {value!r} ({exc})") from exc
-    return dt.astimezone(UTC).replace(tzinfo=None)
+        raise click.BadParameter(str(exc)) from exc
 
 
 def print_json(data: Any) -> None:

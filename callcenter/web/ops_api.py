@@ -51,6 +51,37 @@ class OpsApi:
     def live(self, request: Any) -> bytes:
         return self._denied(request) or json_response(request, self.daemon.live.view(time.time()))
 
+    @app.route("/kpi/service-level", methods=["GET"])
+    def service_level(self, request: Any) -> Any:
+        """The same JSON as ``callcenter kpi service-level --json`` (?since=&until=&queue=)."""
+        denied = self._denied(request)
+        if denied:
+            return denied
+        from callcenter.calls.queries import queue_entries
+        from callcenter.kpi.service_level import compute
+        from callcenter.times import parse_time
+
+        config = self.daemon.config
+
+        def arg(name: str) -> str | None:
+            values = request.args.get(name.encode())
+            return values[0].decode("utf-8", "replace") if values else None
+
+        try:
+            since = parse_time(arg("since"), config.timezone)
+            until = parse_time(arg("until"), config.timezone)
+        except ValueError as exc:
+            return json_response(request, {"error": str(exc)}, 400)
+        queue = arg("queue")
+
+        def work(session: Any) -> dict[str, Any]:
+            entries = queue_entries(session, since, until, queue)
+            return compute(entries, config.kpi.threshold_s, config.kpi.short_abandon_grace_s,
+                           {q.name: q.servicelevel for q in config.queues},
+                           default_servicelevel=config.kpi.threshold_s).as_json()
+
+        return self.daemon.db.run_session(work).addCallback(lambda body: json_response(request, body))
+
     @app.route("/metrics", methods=["GET"])
     def metrics(self, request: Any) -> bytes:
         denied = self._denied(request)

@@ -20,6 +20,16 @@ def _recording_ok(call) -> None:  # type: ignore[no-untyped-def]
     assert os.path.getsize(call.recording_path) > 8000, os.path.getsize(call.recording_path)
 
 
+def _board_idle(s: Stack, *agents: str) -> None:
+    """After the calls: nobody waits, and each agent is back to ready (the daemon's live view)."""
+    def idle() -> bool:
+        board = s.live()
+        return all(not q["waiting"] for q in board["queues"].values()) and all(
+            board["agents"][a]["state"] == "ready" for a in agents)
+
+    wait_for(idle, 15, what=f"an idle board with {agents} ready")
+
+
 def test_answered_in_two_seconds(clean: Stack) -> None:
     s = clean
     s.agent_phone("1001", ring_ms=2000, talk_ms=3000)
@@ -61,6 +71,7 @@ def test_answered_after_twenty_seconds_misses_the_threshold(clean: Stack) -> Non
     assert call.wait_s in (20, 21)
     assert call.answered_within_sl is False
     _recording_ok(call)
+    _board_idle(s, "1001")
     kpi = kpi_everywhere(s, s.t0)
     assert (kpi["offered"], kpi["answered"], kpi["answered_within_threshold"], kpi["rate"]) == (1, 1, 0, 0.0)
     asterisk_agrees(s, kpi)
@@ -81,7 +92,7 @@ def test_abandoned_after_five_seconds(clean: Stack) -> None:
     assert entry.outcome == "abandoned"
     assert entry.abandon_hold_s in (4, 5, 6)
     _recording_ok(call)
-    wait_for(lambda: s.live()["queues"]["main"]["waiting"] == [], 10, what="the queue to empty")
+    _board_idle(s, "1001")
     kpi = kpi_everywhere(s, s.t0)
     assert (kpi["offered"], kpi["answered"], kpi["abandoned"], kpi["rate"]) == (1, 0, 1, 0.0)
     assert kpi["queues"]["main"] == {**kpi["queues"]["main"], "offered": 1, "answered": 0, "abandoned": 1}
@@ -119,6 +130,9 @@ def test_two_agents_and_a_caller_overflowing(clean: Stack) -> None:
     assert calls[0].answered_within_sl and calls[1].answered_within_sl
     assert calls[2].wait_s >= 16 and calls[2].answered_within_sl is False
     assert {c.answered_by for c in calls} == {"1001", "1002"}
+    for c in calls:
+        _recording_ok(c)
+    _board_idle(s, "1001", "1002")
     kpi = kpi_everywhere(s, s.t0)
     assert (kpi["offered"], kpi["answered"], kpi["answered_within_threshold"]) == (3, 3, 2)
     assert kpi["rate"] == 66.67
@@ -144,11 +158,13 @@ def test_paused_agent_is_skipped_and_the_pause_is_recorded(clean: Stack) -> None
     assert result.ok, result.errors
     call = wait_call_ended(s, "13800000005")
     assert call.answered_by == "1002"
+    _recording_ok(call)
     s.cli("agent", "unpause", "1001")
     pauses = wait_for(lambda: s.query(lambda q: list(q.scalars(
         select(AgentPause).where(AgentPause.agent == "1001", AgentPause.ended_at.is_not(None))))), 10,
         what="the pause to be closed in the database")
     assert [p.reason for p in pauses][-1] == "meal"
+    _board_idle(s, "1001", "1002")
     kpi = kpi_everywhere(s, s.t0)
     assert (kpi["offered"], kpi["answered_within_threshold"]) == (1, 1)
     asterisk_agrees(s, kpi)
@@ -167,6 +183,8 @@ def test_queue_timeout(clean: Stack) -> None:
     assert call.disposition == "timeout"
     [entry] = entries_of(s, call.linkedid)
     assert entry.outcome == "timeout" and entry.hold_s in (5, 6, 7)
+    _recording_ok(call)
+    _board_idle(s, "1003")
     kpi = kpi_everywhere(s, s.t0)
     assert (kpi["offered"], kpi["answered"], kpi["abandoned"]) == (1, 0, 1)
     assert kpi["queues"]["complaints"]["abandoned"] == 1

@@ -9,12 +9,14 @@ from tests.harness.stack import Stack, wait_for
 
 
 def kpi_everywhere(stack: Stack, since: float, until: float | None = None) -> dict[str, Any]:
-    """The service-level JSON from the database, the AMI capture and queue_log, asserted equal."""
+    """The service-level JSON from the database (CLI and web), the AMI capture and queue_log, all equal."""
     until = until or time.time() + 1
     window = ["--since", f"{since:.6f}", "--until", f"{until:.6f}"]
     from_db = stack.cli_json("kpi", "service-level", *window)
     from_ami = stack.cli_json("kpi", "replay", "--ami", str(stack.capture), *window)
     from_log = stack.cli_json("kpi", "replay", "--queue-log", str(stack.sandbox.queue_log), *window)
+    code, from_web = stack.http(f"/ops/kpi/service-level?since={since:.6f}&until={until:.6f}")
+    assert code == 200 and from_web == from_db, f"web and CLI disagree:\n{from_web}\n{from_db}"
     assert from_db == from_ami, f"database and AMI replay disagree:\n{from_db}\n{from_ami}"
     assert from_db == from_log, f"database and queue_log replay disagree:\n{from_db}\n{from_log}"
     return from_db

@@ -214,3 +214,33 @@ def test_a_snapshot_is_applied_before_the_events_that_follow_it() -> None:
 
     asyncio.run(main())
     assert order == ["snapshot(3)", "QueueCallerJoin"]
+
+
+def test_stock_panoramisk_lets_one_raising_handler_close_the_connection() -> None:
+    """The defect our client's dispatch guards against (panoramisk 1.4 Manager.dispatch)."""
+    from panoramisk import Manager
+
+    lost: list[object] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Asterisk Call Manager/9.0.0\r\n" + _frame(Event="Hangup", Uniqueid="boom"))
+        await writer.drain()
+        await asyncio.sleep(1)
+
+    async def main() -> None:
+        server, port = await _serve(handler)
+        manager = Manager(host="127.0.0.1", port=port, ping_delay=60, reconnect_timeout=60,
+                          loop=asyncio.get_running_loop())
+
+        def explode(_manager: object, _event: object) -> None:
+            raise RuntimeError("handler bug")
+
+        manager.register_event("Hangup", explode)
+        manager.connection_lost = lambda exc: lost.append(exc)  # type: ignore[method-assign]
+        manager.connect()
+        await asyncio.sleep(0.5)
+        server.close()
+        manager.close()
+
+    asyncio.run(main())
+    assert lost, "panoramisk kept the connection: the defect is gone, revisit callcenter.asterisk.ami.client"
