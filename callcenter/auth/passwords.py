@@ -11,7 +11,7 @@ MIN_LENGTH = 8
 
 
 class WeakPassword(ValueError):
-    pass
+    code = 422
 
 
 def check_strength(password: str) -> None:

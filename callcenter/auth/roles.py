@@ -33,8 +33,8 @@ _READ = {Perm.ORDER_READ, Perm.SIGNED_IN}
 ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.AGENT: frozenset({*_READ, Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT, Perm.KB_READ,
                            Perm.RECORDINGS}),
-    Role.TEAM_LEADER: frozenset({*_READ, Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT, Perm.KB_READ,
-                                 Perm.KB_EDIT, Perm.RECORDINGS}),
+    Role.TEAM_LEADER: frozenset({*_READ, Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT,
+                                 Perm.KB_READ, Perm.KB_EDIT, Perm.RECORDINGS}),
     Role.QUALITY_INSPECTOR: frozenset({*_READ, Perm.ORDER_READ_ALL, Perm.KB_READ, Perm.RECORDINGS}),
     Role.DEPARTMENT: frozenset({*_READ, Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ}),
     Role.ADMIN: frozenset(set(Perm) - {Perm.DESK, Perm.SUBMIT}),

@@ -22,6 +22,8 @@ from callcenter.store.models import now_utc
 class AuthError(Exception):
     """Wrong credentials, locked account, unknown user: the message is safe to show."""
 
+    code = 400
+
 
 @dataclass(frozen=True, slots=True)
 class Actor:

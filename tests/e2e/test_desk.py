@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -349,3 +350,61 @@ def test_online_submission_api_and_voicemail_reach_the_work_list(desk: Stack, br
     assert page.get_attribute("#order-state", "data-state") == "created"
     assert page.locator("#order-calls li").count() == 1
     page.context.close()
+
+
+# ---- editors keep the knowledge base on its pages; admins manage users; English is there too ------------
+
+def test_editor_pages_admin_pages_and_english(desk: Stack, browser: Any) -> None:
+    s = desk
+    base = f"http://127.0.0.1:{s.ports.web}"
+    editor = browser_login(browser, s, "leader")
+    editor.goto(base + "/app/kb/new")
+    editor.fill("#kb-edit-form input[name=title]", "新能源汽车充电桩安装咨询")
+    editor.fill("#kb-edit-form textarea[name=body]", "业主在小区自有车位安装充电桩，需向物业提出申请并由供电公司勘查。")
+    editor.select_option("#kb-edit-form select[name=category]", "public.power")
+    editor.click("#kb-edit-form button[type=submit]")
+    editor.wait_for_selector("#kb-title")
+    article_url = editor.url
+    # a draft: agents do not find it yet
+    agent = WebClient(base)
+    assert agent.login("agent1002") == 303
+    code, hits = agent.json("GET", "/app/kb/search.json?q=" + quote("充电桩安装"))
+    assert code == 200 and hits == []
+    editor.click("#kb-publish")
+    editor.wait_for_selector("#kb-unpublish")
+    code, hits = agent.json("GET", "/app/kb/search.json?q=" + quote("充电桩安装"))
+    assert [h["title"] for h in hits][:1] == ["新能源汽车充电桩安装咨询"]
+    # an edit is a new version; the old text stays in the versions
+    editor.goto(article_url + "/edit")
+    editor.fill("#kb-edit-form textarea[name=body]", "充电桩安装需物业同意，并向供电公司报装。")
+    editor.fill("#kb-edit-form input[name=note]", "更新报装流程")
+    editor.click("#kb-edit-form button[type=submit]")
+    editor.wait_for_selector("#kb-title")
+    assert "向供电公司报装" in editor.inner_text("#kb-body")
+    versions = editor.inner_text("table")
+    assert "更新报装流程" in versions and "leader" in versions
+    # agents cannot edit
+    code, _h, _b = agent.request("GET", article_url.replace(base, "") + "/edit")
+    assert code == 403
+    editor.context.close()
+
+    # an admin adds a user on the page; the new user signs in; a weak password is refused with a reason
+    admin = WebClient(base)
+    assert admin.login("admin1") == 303
+    code, _h, _b = admin.request("POST", "/app/admin/users", form={
+        "_csrf": admin.csrf, "username": "newagent", "role": "agent", "display_name": "新坐席",
+        "agent_id": "1003", "password": "Brand-New-Pass-1"})
+    assert code == 303
+    assert WebClient(base).login("newagent", "Brand-New-Pass-1") == 303
+    code, _h, body = admin.request("POST", "/app/admin/users", headers={"Accept": "application/json"}, form={
+        "_csrf": admin.csrf, "username": "weak", "role": "agent", "password": "123"})
+    assert code == 422 and b"at least" in body
+    users = s.cli_json("user", "list")
+    assert {"username": "newagent", "role": "agent", "agent_id": "1003"}.items() <= next(
+        u for u in users if u["username"] == "newagent").items()
+
+    # English on request, remembered in a cookie
+    code, _h, page = agent.request("GET", "/app/desk?lang=en")
+    assert code == 200 and b"Agent desk" in page and "坐席工作台".encode() not in page
+    code, _h, page = agent.request("GET", "/app/orders")
+    assert b"Work orders" in page
