@@ -113,6 +113,7 @@ class ApiWeb(WebBase):
         q = arg(request, "q").strip()[:100]
         if not q:
             raise HttpError(400, "q is required")
-        hits = await self.desk.db.run_session(lambda s: kb_search(s, q, limit=self.desk.settings.kb.results))
+        limit, today = self.desk.settings.kb.results, self.today()
+        hits = await self.desk.db.run_session(lambda s: kb_search(s, q, limit=limit, today=today))
         return send_json(request, [{"id": h.id, "title": h.title, "snippet": h.snippet, "score": h.score}
                                    for h in hits])

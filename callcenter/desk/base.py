@@ -46,6 +46,10 @@ class WebBase:
             request.addCookie(LANG_COOKIE, lang.encode(), path=b"/", sameSite="lax", max_age=str(365 * 86400))
         return lang
 
+    def today(self) -> Any:
+        """The hotline's local date (article validity dates are local)."""
+        return datetime.now(self.zone).date()
+
     def local_time(self, value: Any, seconds: bool = False) -> str:
         if value in (None, ""):
             return ""

@@ -403,8 +403,10 @@ class PeopleWeb(WebBase):
         editor = has(request.actor.role, Perm.KB_EDIT)
         limit = self.desk.settings.kb.results
 
+        today = self.today()
+
         def work(session: Any) -> dict[str, Any]:
-            return {"hits": kb_search(session, q, limit=limit, published_only=not editor) if q else [],
+            return {"hits": kb_search(session, q, limit=limit, today=today, published_only=not editor) if q else [],
                     "recent": [] if q or not editor else kb.list_articles(session, limit=50)}
 
         data = await self.desk.db.run_session(work)
@@ -415,7 +417,8 @@ class PeopleWeb(WebBase):
     async def kb_search_json(self, request: Any) -> bytes:
         q = arg(request, "q").strip()[:100]
         limit = self.desk.settings.kb.results
-        hits = await self.desk.db.run_session(lambda s: kb_search(s, q, limit=limit))
+        today = self.today()
+        hits = await self.desk.db.run_session(lambda s: kb_search(s, q, limit=limit, today=today))
         return send_json(request, [{"id": h.id, "title": h.title, "snippet": h.snippet, "score": h.score,
                                     "category": h.category} for h in hits])
 

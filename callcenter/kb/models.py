@@ -54,12 +54,17 @@ class ArticleVersion(Base):
 
 
 class Posting(Base):
-    """Inverted index: a segmented term occurs ``tf`` times (title weighted) in an article."""
+    """Inverted index: a segmented term occurs ``tf`` times (title weighted) in an article.
+
+    ``doc_len`` repeats the article's length so ranking needs only this table: the scores are summed
+    from the query terms' postings first, and only the best articles are joined afterwards.
+    """
 
     __tablename__ = "kb_postings"
 
     term: Mapped[str] = mapped_column(String(64), primary_key=True)
     article_id: Mapped[int] = mapped_column(ForeignKey("kb_articles.id"), primary_key=True)
     tf: Mapped[int] = mapped_column(Integer)
+    doc_len: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (Index("kb_postings__idx__article_id", "article_id"),)

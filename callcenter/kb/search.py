@@ -60,12 +60,16 @@ def search(session: Session, query: str, limit: int = 20, today: date | None = N
     idf = {t: math.log(1.0 + (n_docs - df[t] + 0.5) / (df[t] + 0.5)) for t in present}
     weight = case(*[(Posting.term == t, literal(idf[t])) for t in present], else_=literal(0.0))
     tf = cast(Posting.tf, Float)
-    norm = K1 * (1.0 - B + B * cast(Article.doc_len, Float) / avg_len)
-    score = func.sum(weight * tf * (K1 + 1.0) / (tf + norm)).label("score")
-    stmt = (select(Posting.article_id, score, func.count().label("matched"))
-            .join(Article, Article.id == Posting.article_id)
-            .where(Posting.term.in_(present))
-            .group_by(Posting.article_id).order_by(score.desc()).limit(CANDIDATES))
+    norm = K1 * (1.0 - B + B * cast(Posting.doc_len, Float) / avg_len)
+    # Sum over the postings alone first (a few thousand rows at most), then join the articles: the plan
+    # cannot turn into a walk over every article, whatever the planner's statistics say.
+    scored = (select(Posting.article_id.label("article_id"),
+                     func.sum(weight * tf * (K1 + 1.0) / (tf + norm)).label("score"),
+                     func.count().label("matched"))
+              .where(Posting.term.in_(present)).group_by(Posting.article_id).subquery())
+    stmt = (select(scored.c.article_id, scored.c.score, scored.c.matched)
+            .join(Article, Article.id == scored.c.article_id)
+            .order_by(scored.c.score.desc(), scored.c.article_id).limit(CANDIDATES))
     if published_only:
         today = today or date.today()
         stmt = stmt.where(Article.status == "published",

@@ -55,7 +55,8 @@ def index_article(session: Session, article: Article) -> None:
     article.doc_len = sum(counts.values())
     session.execute(delete(Posting).where(Posting.article_id == article.id))
     if counts:
-        session.execute(insert(Posting), [{"term": t, "article_id": article.id, "tf": n} for t, n in counts.items()])
+        session.execute(insert(Posting), [{"term": t, "article_id": article.id, "tf": n, "doc_len": article.doc_len}
+                                          for t, n in counts.items()])
 
 
 def _snapshot(session: Session, article: Article, actor: Actor, note: str) -> ArticleVersion:

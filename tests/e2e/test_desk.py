@@ -408,3 +408,42 @@ def test_editor_pages_admin_pages_and_english(desk: Stack, browser: Any) -> None
     assert code == 200 and b"Agent desk" in page and "坐席工作台".encode() not in page
     code, _h, page = agent.request("GET", "/app/orders")
     assert b"Work orders" in page
+
+
+def test_platform_moves_its_departments_orders_through_the_api(desk: Stack) -> None:
+    s = desk
+    base = f"http://127.0.0.1:{s.ports.web}"
+    agent = WebClient(base)
+    assert agent.login("agent1001") == 303
+    code, body = agent.json("POST", "/app/orders", form={
+        "_csrf": agent.csrf, "caller_number": "13300003333", "category": "housing.fund", "content": "公积金账户冻结"},
+        headers={"X-CSRF-Token": agent.csrf})
+    assert code == 201, body
+    number = body["number"]
+    token = api_token(s)  # the platform acts for the fund centre
+    # not dispatched yet: invisible to the department's platform
+    assert s.http(f"/api/v1/orders/{number}", token=token)[0] == 404
+    code, body = agent.json("POST", f"/app/orders/{number}/act", form={"action": "dispatch", "department": "fund"},
+                            headers={"X-CSRF-Token": agent.csrf})
+    assert (code, body["state"]) == (200, "dispatched"), body
+    code, order = s.http(f"/api/v1/orders/{number}", token=token)
+    assert code == 200 and order["state"] == "dispatched" and order["department"] == "fund"
+    # illegal moves are refused with the reason, nothing changes
+    code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",
+                        body={"action": "handle", "result": "x"})
+    assert code == 409 and "cannot handle an order that is dispatched" in body["error"]
+    code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST", body={"action": "fly"})
+    assert code == 400 and "unknown action" in body["error"]
+    code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",
+                        body={"action": "accept", "version": 1})
+    assert code == 409 and "changed by someone else" in body["error"]
+    version = order["version"]
+    assert s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",
+                  body={"action": "accept", "version": version})[0] == 200
+    code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",
+                        body={"action": "handle", "result": "已解冻并电话告知市民"})
+    assert (code, body["state"]) == (200, "handled")
+    code, order = s.http(f"/api/v1/orders/{number}", token=token)
+    assert [(e["action"], e["actor"]) for e in order["history"]][-2:] == [("accept", "platform"),
+                                                                            ("handle", "platform")]
+    assert s.http("/api/v1/kb/search?q=", token=token)[0] == 400
