@@ -29,6 +29,9 @@ from callcenter.ivr.registry import FlowRegistry
 
 log = logging.getLogger(__name__)
 
+# AGI commands whose answer waits for the caller (playing, listening, running an application).
+MEDIA_COMMANDS = ("STREAM ", "WAIT ", "EXEC ", "GET DATA", "GET OPTION", "RECORD ", "SAY ", "CONTROL ")
+
 
 def check_context(config: Config) -> CheckContext:
     """What flows may name outside themselves, from the configuration."""
@@ -60,6 +63,8 @@ class IvrPlugin:
         self.registry = FlowRegistry()
         self.clock = Clock()
         self.hotlines: dict[str, HotlineConfig] = {h.did: h for h in config.hotlines}
+        # AGI round trips of commands that do not wait for the caller (SET/GET VARIABLE, ...):
+        # what our side adds per step; prompts and digit waits last as long as the caller makes them
         self.round_trips: deque[float] = deque(maxlen=200_000)
         self.sessions_total = 0
         self.daemon: Any = None
@@ -81,7 +86,7 @@ class IvrPlugin:
         self._fingerprint = self._files_fingerprint()
         log.info("IVR flows %s loaded (version %s)", ", ".join(sorted(flows.flows)), flows.version)
         self.server = FastAgiServer(read_timeout_s=self.config.ivr.read_timeout_s,
-                                    on_round_trip=self.round_trips.append)
+                                    on_round_trip=self._round_trip)
         self.server.add_route("ivr", self._on_call)
         self.server.add_route("ivr-resume", self._on_resume)
         self.server.listen(self.config.agi.host, self.config.agi.port)
@@ -97,6 +102,10 @@ class IvrPlugin:
             self._watch.cancel()
         if self.server is not None:
             await self.server.stop()
+
+    def _round_trip(self, command: str, seconds: float) -> None:
+        if not command.startswith(MEDIA_COMMANDS):
+            self.round_trips.append(seconds)
 
     # ---- reload ------------------------------------------------------------------------------------
     def _files_fingerprint(self) -> str:

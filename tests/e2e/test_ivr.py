@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -77,6 +78,17 @@ def test_menu_timeout_path(ivr_stack: Stack) -> None:
     assert call.disposition == "ivr-only" and call.first_queue is None
 
 
+def test_hanging_up_mid_menu_ends_the_session_cleanly(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    result = s.caller("13800000111", did="12346", hold_ms=int(SHORT * 2000) + 1000).run()  # gone in the menu
+    assert result.ok, result.errors
+    call = wait_call_ended(s, "13800000111")
+    assert path_of(call)[-1] == ("e2e", "menu", "hangup")
+    stats = wait_for(lambda: (st := s.http("/ivr/stats")[1])["sessions_active"] == 0 and st, 10,
+                     what="no FastAGI session left")
+    assert stats["sessions_total"] >= 1
+
+
 def test_collect_order_number_sets_a_tag(ivr_stack: Stack) -> None:
     s = ivr_stack
     # key 2 → collect; '123#' is too short (invalid, asked again), then '20260815#'
@@ -113,6 +125,9 @@ def _voicemail_ok(s: Stack, call, reason: str, hotline: str, mailbox: str) -> No
     assert os.path.exists(vm.path), vm.path
     assert os.path.getsize(vm.path) > 8000, os.path.getsize(vm.path)  # seconds of real audio, not a header
     assert vm.duration_s >= 2
+    # it plays: a valid WAV of that length (sox reads it)
+    seconds = float(subprocess.run(["soxi", "-D", vm.path], capture_output=True, text=True, check=True).stdout)
+    assert seconds >= 2, seconds
     assert call.disposition == "voicemail"
 
 

@@ -36,7 +36,7 @@ class FastAgiServer(Application):
     """Serves ``agi://host:port/<route>`` requests; one :class:`AgiSession` per connection."""
 
     def __init__(self, header_timeout_s: float = 5.0, read_timeout_s: float = 30.0,
-                 on_round_trip: Callable[[float], None] | None = None) -> None:
+                 on_round_trip: Callable[[str, float], None] | None = None) -> None:
         # panoramisk wants a loop; it only stores it.
         super().__init__(default_encoding="utf-8", loop=asyncio.get_event_loop())
         self.header_timeout_s = header_timeout_s

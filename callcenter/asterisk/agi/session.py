@@ -52,7 +52,7 @@ class AgiSession(Request):
 
     def __init__(self, app: object, headers: dict[str, str], reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter, encoding: str = "utf-8", read_timeout_s: float = 30.0,
-                 on_round_trip: Callable[[float], None] | None = None) -> None:
+                 on_round_trip: Callable[[str, float], None] | None = None) -> None:
         super().__init__(app, headers, reader, writer, encoding)
         self.read_timeout_s = read_timeout_s
         self.hung_up = False
@@ -109,7 +109,7 @@ class AgiSession(Request):
             while not (await self._readline(deadline)).startswith("520"):
                 pass
         if self.on_round_trip is not None:
-            self.on_round_trip(time.monotonic() - started)
+            self.on_round_trip(command, time.monotonic() - started)
         if result.get("status_code") == DEAD_CHANNEL or result.get("error") == "AGIResultHangup":
             self.hung_up = True
             raise AgiHangup(f"{command!r}: the caller hung up")
