@@ -77,14 +77,19 @@ class IvrPlugin:
     def start(self, daemon: Any) -> None:
         self.daemon = daemon
         self._lock = asyncio.Lock()
-        # First load at start-up, before any call can arrive: a broken set stops the daemon here.
+        # First load at start-up, before any call can arrive. A broken set does not stop the daemon
+        # (calls, queues and records must go on): every call takes the dialplan's fallback until
+        # a reload succeeds.
         flows, problems = load_flows(self.config)
-        if flows is None:
-            raise RuntimeError("IVR flows are invalid:\n" + "\n".join(map(str, problems)))
-        self._sync_prompts()
-        self.registry.swap(flows)
         self._fingerprint = self._files_fingerprint()
-        log.info("IVR flows %s loaded (version %s)", ", ".join(sorted(flows.flows)), flows.version)
+        if flows is None:
+            self.registry.refuse(problems)
+            log.error("IVR flows are invalid; every call takes the dialplan fallback until they are fixed:\n%s",
+                      "\n".join(map(str, problems)))
+        else:
+            self._sync_prompts()
+            self.registry.swap(flows)
+            log.info("IVR flows %s loaded (version %s)", ", ".join(sorted(flows.flows)), flows.version)
         self.server = FastAgiServer(read_timeout_s=self.config.ivr.read_timeout_s,
                                     on_round_trip=self._round_trip)
         self.server.add_route("ivr", self._on_call)

@@ -149,3 +149,22 @@ def test_the_watcher_reloads_on_file_change(tmp_path: Path) -> None:
         await plugin.stop()
 
     asyncio.run(main())
+
+
+def test_broken_flows_at_start_up_send_calls_to_the_fallback_until_fixed(tmp_path: Path) -> None:
+    async def main() -> None:
+        plugin = make_plugin(tmp_path)
+        flow_file = Path(plugin.config.ivr.flows_dir) / "f.yaml"
+        flow_file.write_text(FLOW.replace("next: bye\n  bye", "next: nope\n  bye"))
+        daemon = FakeDaemon()
+        plugin.start(daemon)  # does not raise: the daemon keeps recording calls
+        await plugin.server.started()
+        assert plugin.registry.current.flows == {} and plugin.registry.last_problems
+        sent = await asyncio.wait_for(call(plugin.server.port, "1", [b"200 result=1\n"]), 5)
+        assert sent[0] == 'SET VARIABLE CC_IVR_NEXT "fallback"'
+        assert [e.result for e in daemon.events if isinstance(e, ev.IvrStep)] == ["fallback"]
+        flow_file.write_text(FLOW.replace("VERSION", "fixed"))
+        assert (await plugin.reload())["ok"] is True and "f" in plugin.registry.current.flows
+        await plugin.stop()
+
+    asyncio.run(main())
