@@ -1,8 +1,9 @@
 """Ranked knowledge-base search over the term index (works the same on SQLite and PostgreSQL).
 
-BM25 over ``kb_postings`` is computed by the database (one grouped query, the per-term weights
-bound as parameters), then the best candidates are re-ranked in Python: articles containing the
-whole query as a phrase (title first) and articles matching more of the query's words come first.
+BM25 over ``kb_postings`` is computed by the database (one grouped query over the query terms'
+postings, the per-term weights bound as parameters), then the best candidates are re-ranked in
+Python: articles containing the whole query as a phrase (title first) and articles matching more
+of the query's words come first.
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Float, case, cast, func, literal, select, text
 from sqlalchemy.orm import Session
 
 from callcenter.kb.models import Article, Posting
@@ -20,6 +22,8 @@ from callcenter.kb.segment import terms, unique
 K1 = 1.2
 B = 0.75
 CANDIDATES = 200
+# Candidates read before dropping drafts, unpublished and expired articles (agents' searches).
+OVERFETCH = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +43,11 @@ def snippet(body: str, needles: list[str], width: int = 60) -> str:
     start = max(0, min(positions) - width // 3) if positions else 0
     text = body[start:start + width].replace("\n", " ")
     return ("…" if start > 0 else "") + text + ("…" if start + width < len(body) else "")
+
+
+def _visible(a: Any, today: date) -> bool:
+    return (a.status == "published" and (a.valid_from is None or a.valid_from <= today)
+            and (a.valid_until is None or a.valid_until >= today))
 
 
 def search(session: Session, query: str, limit: int = 20, today: date | None = None,
@@ -61,25 +70,24 @@ def search(session: Session, query: str, limit: int = 20, today: date | None = N
     weight = case(*[(Posting.term == t, literal(idf[t])) for t in present], else_=literal(0.0))
     tf = cast(Posting.tf, Float)
     norm = K1 * (1.0 - B + B * cast(Posting.doc_len, Float) / avg_len)
-    # Sum over the postings alone first (a few thousand rows at most), then join the articles: the plan
-    # cannot turn into a walk over every article, whatever the planner's statistics say.
-    scored = (select(Posting.article_id.label("article_id"),
-                     func.sum(weight * tf * (K1 + 1.0) / (tf + norm)).label("score"),
+    # Scores come from the postings alone (the query terms' rows: a few thousand at most), best first;
+    # the articles are then looked up by primary key. No join, so no planner statistics (stale right
+    # after a bulk import) can turn this into a walk over every article.
+    scored = (select(Posting.article_id, func.sum(weight * tf * (K1 + 1.0) / (tf + norm)).label("score"),
                      func.count().label("matched"))
-              .where(Posting.term.in_(present)).group_by(Posting.article_id).subquery())
-    stmt = (select(scored.c.article_id, scored.c.score, scored.c.matched)
-            .join(Article, Article.id == scored.c.article_id)
-            .order_by(scored.c.score.desc(), scored.c.article_id).limit(CANDIDATES))
-    if published_only:
-        today = today or date.today()
-        stmt = stmt.where(Article.status == "published",
-                          or_(Article.valid_from.is_(None), Article.valid_from <= today),
-                          or_(Article.valid_until.is_(None), Article.valid_until >= today))
-    rows = session.execute(stmt).all()
+              .where(Posting.term.in_(present)).group_by(Posting.article_id)
+              .order_by(text("score DESC"), Posting.article_id).limit(OVERFETCH if published_only else CANDIDATES))
+    rows = session.execute(scored).all()
     if not rows:
         return []
-    articles = {a.id: a for a in session.scalars(select(Article).where(
-        and_(Article.id.in_([r.article_id for r in rows]))))}
+    if published_only:
+        today = today or date.today()
+        visible = {row.id for row in session.execute(
+            select(Article.id, Article.status, Article.valid_from, Article.valid_until)
+            .where(Article.id.in_([r[0] for r in rows]))) if _visible(row, today)}
+        rows = [r for r in rows if r[0] in visible]
+    rows = rows[:CANDIDATES]
+    articles = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_([r[0] for r in rows])))}
     ranked = []
     for article_id, bm25, matched in rows:
         a = articles[article_id]
