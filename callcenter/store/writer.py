@@ -54,6 +54,11 @@ class RecordWriter:
         self.db_ok = True
         self.rows_written = 0
         self.batches = 0
+        # Rows a previous run journaled but never committed (crash, dead database): written first.
+        for seq, row in self.journal.pending():
+            self._unwritten[(row[0], row[1])] = (seq, row)
+        if self._unwritten:
+            log.info("%d journaled rows from a previous run will be written", len(self._unwritten))
 
     # ---- reactor side ---------------------------------------------------------------------------
     def put(self, record: Any) -> None:
@@ -101,10 +106,10 @@ class RecordWriter:
 
     # ---- writer thread ------------------------------------------------------------------------------
     def _run(self) -> None:
-        for seq, row in self.journal.pending():
-            self._unwritten[(row[0], row[1])] = (seq, row)
         if self._unwritten:
-            log.info("replaying %d journaled rows into the database", len(self._unwritten))
+            self._write_once()
+            with self._cond:
+                self._cond.notify_all()
         delay = self.retry_min_s
         while True:
             try:
