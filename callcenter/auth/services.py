@@ -140,6 +140,15 @@ def authenticate(session: Session, username: str, password: str, max_failed: int
     return user
 
 
+def sign_in(session: Session, username: str, password: str, max_failed: int = 5, lock_seconds: int = 60,
+            now: datetime | None = None) -> tuple[User | None, str]:
+    """:func:`authenticate` without raising, so the caller's transaction commits the failure count."""
+    try:
+        return authenticate(session, username, password, max_failed, lock_seconds, now), ""
+    except AuthError as exc:
+        return None, str(exc)
+
+
 def open_session(session: Session, user: User, hours: float, address: str = "") -> tuple[str, UserSession]:
     """A new browser session; returns (cookie token, row). The table keeps only the token's digest."""
     token = secrets.token_urlsafe(32)

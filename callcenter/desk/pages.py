@@ -87,17 +87,19 @@ class PeopleWeb(WebBase):
         username, password = arg(request, "username").strip(), arg(request, "password")
         s = self.desk.settings
 
-        def work(session: Any) -> tuple[str, str]:
-            user = auth.authenticate(session, username, password, s.max_failed_logins, s.lock_seconds)
+        def work(session: Any) -> tuple[str, str, str]:
+            # A failure is counted (and the name locked) in this transaction, which must commit.
+            user, problem = auth.sign_in(session, username, password, s.max_failed_logins, s.lock_seconds)
+            if user is None:
+                return "", "", problem
             token, _row = auth.open_session(session, user, s.session_hours, client_address(request))
-            return token, user.role
+            return token, user.role, ""
 
-        try:
-            token, role = await self.desk.db.run_session(work)
-        except auth.AuthError as exc:
+        token, role, problem = await self.desk.db.run_session(work)
+        if problem:
             t = self.context(request)["_"]
             return self.render(request, "login.html", 401, anon_csrf=anon_csrf(request),
-                               next=_safe_next(arg(request, "next")), message=t("login.failed") + f" ({exc})")
+                               next=_safe_next(arg(request, "next")), message=t("login.failed") + f" ({problem})")
         request.addCookie(SESSION_COOKIE, token.encode(), path=b"/", httpOnly=True, sameSite="lax",
                           secure=s.cookie_secure, max_age=str(int(s.session_hours * 3600)))
         request.addCookie(ANON_CSRF_COOKIE, b"", path=b"/", max_age="0")

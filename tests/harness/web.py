@@ -30,6 +30,7 @@ USERS: dict[str, tuple[str, str | None, str | None]] = {
     "housing1": ("department", None, "housing"),
     "admin1": ("admin", None, None),
     "platform": ("api_client", None, "fund"),
+    "lockme": ("agent", None, None),
 }
 
 

@@ -54,6 +54,18 @@ def test_login_locks_after_failures_then_unlocks(db) -> None:  # type: ignore[no
         auth.authenticate(s, "nobody", PW)
 
 
+def test_failures_count_in_a_committed_transaction(db) -> None:  # type: ignore[no-untyped-def]
+    """What the sign-in page does: the failure must survive the transaction (no exception escapes it)."""
+    with db.session() as s:
+        auth.create_user(s, "zhou", "agent", PW)
+    for _ in range(5):
+        with db.session() as s:
+            assert auth.sign_in(s, "zhou", "nope", 5, 60) == (None, "wrong username or password")
+    with db.session() as s:
+        user, problem = auth.sign_in(s, "zhou", PW, 5, 60)
+        assert user is None and "try again later" in problem
+
+
 def test_lock_doubles(db) -> None:  # type: ignore[no-untyped-def]
     with db.session() as s:
         auth.create_user(s, "li", "agent", PW)
