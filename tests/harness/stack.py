@@ -279,8 +279,9 @@ class Stack:
         self.cli(*args)
 
     def logout_everyone(self) -> None:
-        for a in self.config.agents:
-            self.cli("agent", "logout", a.id)
+        """Remove every queue member in one AMI session (the CLI path is tested on its own)."""
+        for member in self.queue_status().members:
+            self.ami({"Action": "QueueRemove", "Queue": member.queue, "Interface": member.interface})
 
     def caller(self, number: str, name: str = "", did: str = "12345", hold_ms: int = 30000, dtmf: str = "",
                audio: bool = True, **kwargs: Any) -> Caller:
