@@ -22,6 +22,7 @@ from callcenter.desk.views import event_view, order_brief, order_full
 from callcenter.kb.search import search as kb_search
 from callcenter.workorders.services import EDITABLE
 
+ACTION_ARGS = ("department", "reason", "result", "satisfaction", "target", "note")
 SUBMISSION_FIELDS = ("content", "title", "caller_name", "caller_number", "contact", "district", "address",
                      "category", "urgency")
 
@@ -99,6 +100,9 @@ class ApiWeb(WebBase):
         version = body.pop("version", None)
         if version is not None and not isinstance(version, int):
             raise HttpError(400, "version must be an integer")
+        unknown = set(body) - set(ACTION_ARGS)
+        if unknown:
+            raise HttpError(400, f"unknown fields: {', '.join(sorted(unknown))} (allowed: {', '.join(ACTION_ARGS)})")
 
         def work(session: Any) -> dict[str, Any]:
             o = self.desk.orders.get_for(session, actor, number)

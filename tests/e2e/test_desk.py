@@ -106,6 +106,7 @@ def test_call_screen_pop_order_dispatch_return_redispatch(desk: Stack, browser: 
         page.fill("#f-content", "市民来电咨询购房后如何提取住房公积金，已告知所需材料，市民要求中心核实其账户。")
         page.click("#order-save")
         page.wait_for_selector("#saved-order")
+        page.screenshot(path=str(s.workdir / "desk-screen-pop.png"))  # for people looking into a failure
         number = page.inner_text("#saved-order")
         assert re.fullmatch(r"KM\d{8}\d{6}", number), number
     finally:
@@ -161,8 +162,10 @@ def test_call_screen_pop_order_dispatch_return_redispatch(desk: Stack, browser: 
     assert history == [("create", "", "created"), ("register", "created", "registered"),
                        ("dispatch", "registered", "dispatched"), ("return", "dispatched", "returned"),
                        ("redispatch", "returned", "dispatched")], history
+    page.screenshot(path=str(s.workdir / "order-history.png"), full_page=True)
     text = page.inner_text("#history")
-    assert "不属于本中心职责" in text and "agent1001" in text and "fund1" in text
+    assert "原因: 不属于本中心职责" in text and "来电编号: " + linkedid in text
+    assert "agent1001" in text and "fund1" in text
     assert "市住房公积金管理中心" in text and "市住房和城乡建设局" in text
     assert page.locator("#xss").count() == 0
 
@@ -438,6 +441,9 @@ def test_platform_moves_its_departments_orders_through_the_api(desk: Stack) -> N
     code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",
                         body={"action": "handle", "result": "x"})
     assert code == 409 and "cannot handle an order that is dispatched" in body["error"]
+    code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",
+                        body={"action": "accept", "state": "closed"})
+    assert code == 400 and "unknown fields: state" in body["error"]
     code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST", body={"action": "fly"})
     assert code == 400 and "unknown action" in body["error"]
     code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",

@@ -40,6 +40,15 @@ def test_catalogues_have_the_same_keys_and_cover_every_use() -> None:
         assert prefix in zh
 
 
+def test_every_history_detail_has_a_label() -> None:
+    from callcenter.desk.api import ACTION_ARGS
+
+    written = {"source", "linkedid", "voicemail", "department", "previous_department", "order", "agent",
+               "filename", "size", "sha256", *ACTION_ARGS}
+    for lang in LANGUAGES:
+        assert {k for k in written if f"history.{k}" not in catalogue(lang)} == set(), lang
+
+
 def test_translator_and_language_choice() -> None:
     assert Translator("zh")("nav.orders") == "工单"
     assert Translator("en")("nav.orders") == "Work orders"
