@@ -54,6 +54,11 @@ class IvrConfig(_Model):
     asterisk_sounds_dir: str = ""
     # Asterisk's voicemail spool (to find the messages callers leave); empty: Asterisk's default.
     voicemail_dir: str = "/var/spool/asterisk/voicemail"
+    # Seconds between sweeps of voicemail_dir for messages without a row (left through the dialplan
+    # fallback, e.g. while the daemon was down); one sweep always runs at start-up. 0: start-up only.
+    voicemail_sweep_s: float = 30.0
+    # What the dialplan fallback plays before it takes a voicemail.
+    fallback_prompt: str = "zh/leave-message"
     # Seconds between checks of flows_dir for edits (0: reload only on request).
     watch_interval_s: float = 2.0
     # Deadline of one AGI command (prompts and digit waits get their own, longer, ones).
@@ -116,6 +121,9 @@ class HotlineConfig(_Model):
     # When the IVR is unreachable the dialplan queues the caller in these hours and takes a
     # voicemail outside them (Asterisk GotoIfTime: times,weekdays,monthdays,months).
     open_hours: str = "00:00-23:59,mon-sun,*,*"
+    # A calendar of ivr_flows/ (weekly hours, holidays, make-up working days): when set, the fallback
+    # follows it instead of open_hours.
+    calendar: str | None = None
 
 
 class AgentConfig(_Model):
@@ -178,7 +186,7 @@ class Config(_Model):
     hotlines: tuple[HotlineConfig, ...] = (
         HotlineConfig(did="12345", name="12345", queue="main", mailbox="12345", flow="12345"),
         HotlineConfig(did="12319", name="12319", queue="main", mailbox="12319", flow="12319",
-                      open_hours="08:30-17:30,mon-fri,*,*"),
+                      open_hours="08:30-17:30,mon-fri,*,*", calendar="government"),
     )
     agents: tuple[AgentConfig, ...] = tuple(AgentConfig(id=str(n)) for n in range(1001, 1006))
     # SIP passwords by agent id, usually from the secrets file.

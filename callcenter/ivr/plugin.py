@@ -5,14 +5,20 @@ The only module of the feature that knows the daemon. Routes served to the dialp
 * ``agi://host:port/ivr,<did>,<linkedid>``: a new caller; runs the hotline's entry flow;
 * ``agi://host:port/ivr-resume,<token>,<status>,<did>,<linkedid>``: a queue or transfer handed
   back (timeout, no answer); continues on the flow version named in the token.
+
+It also sweeps Asterisk's voicemail spool at start-up and every ``ivr.voicemail_sweep_s``
+(:mod:`callcenter.ivr.spool`): a message left through the dialplan fallback, e.g. while the daemon
+was down, becomes a ``VoicemailLeft`` like the ones IVR sessions publish.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +27,7 @@ from callcenter.asterisk.agi.channel import AgiChannel
 from callcenter.asterisk.agi.server import FastAgiServer
 from callcenter.asterisk.agi.session import AgiSession
 from callcenter.config import Config, HotlineConfig
-from callcenter.ivr import prompts
+from callcenter.ivr import prompts, spool
 from callcenter.ivr.engine import CallerGone, CallInfo, FlowError, Run
 from callcenter.ivr.flows import CheckContext, FlowSet, Problem, fingerprint, load_files, yaml_files
 from callcenter.ivr.hours import Clock
@@ -50,6 +56,9 @@ def load_flows(config: Config, paths: list[str] | None = None) -> tuple[FlowSet 
         missing = [Problem(config.ivr.flows_dir, 1, f"hotline {h.did}",
                            f"entry flow {h.flow!r} of hotline {h.name!r} is not defined")
                    for h in config.hotlines if h.flow and h.flow not in flows.flows]
+        missing += [Problem(config.ivr.flows_dir, 1, f"hotline {h.did}",
+                            f"calendar {h.calendar!r} of hotline {h.name!r} (fallback hours) is not defined")
+                    for h in config.hotlines if h.calendar and h.calendar not in flows.calendars]
         if missing:
             return None, missing
     return flows, problems
@@ -72,6 +81,17 @@ class IvrPlugin:
         self._lock: asyncio.Lock | None = None
         self._watch: asyncio.Task | None = None
         self._fingerprint = ""
+        # voicemail spool sweeps: channels inside an IVR session now (their session publishes the
+        # message it records), and the files of every VoicemailLeft published in this run
+        self.spool = spool.SpoolScanner(config.ivr.voicemail_dir)
+        self._sweeper: asyncio.Task | None = None
+        self._sweep_lock: asyncio.Lock | None = None
+        self._in_session: Counter[str] = Counter()
+        self._published: dict[str, list[float]] = {}
+        self.voicemails_recovered = 0
+        self._mailbox_hotline: dict[str, str] = {}
+        for h in config.hotlines:
+            self._mailbox_hotline.setdefault(h.mailbox or h.did, h.name)
 
     # ---- lifecycle -------------------------------------------------------------------------------
     def start(self, daemon: Any) -> None:
@@ -97,6 +117,10 @@ class IvrPlugin:
         self.server.listen(self.config.agi.host, self.config.agi.port)
         if self.config.ivr.watch_interval_s > 0:
             self._watch = asyncio.ensure_future(self._watch_files())
+        daemon.bus.subscribe("ivr-voicemails", self._on_event)
+        self._sweep_lock = asyncio.Lock()
+        if getattr(daemon, "db", None) is not None and self.config.ivr.voicemail_dir:
+            self._sweeper = asyncio.ensure_future(self._sweep_voicemails())
         from callcenter.ivr.http import IvrApi
 
         daemon.mount("ivr", IvrApi(self).app.resource())
@@ -105,6 +129,8 @@ class IvrPlugin:
     async def stop(self) -> None:
         if self._watch is not None:
             self._watch.cancel()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         if self.server is not None:
             await self.server.stop()
 
@@ -179,6 +205,25 @@ class IvrPlugin:
         return info, h
 
     async def _on_call(self, session: AgiSession) -> None:
+        with self._session_of(session):
+            await self._call(session)
+
+    async def _on_resume(self, session: AgiSession) -> None:
+        with self._session_of(session):
+            await self._resume(session)
+
+    @contextlib.contextmanager
+    def _session_of(self, session: AgiSession) -> Iterator[None]:
+        channel = session.headers.get("agi_channel", "")
+        self._in_session[channel] += 1
+        try:
+            yield
+        finally:
+            self._in_session[channel] -= 1
+            if self._in_session[channel] <= 0:
+                del self._in_session[channel]
+
+    async def _call(self, session: AgiSession) -> None:
         args = [*session.args, "", ""]
         self.sessions_total += 1
         call, hotline = self._call_info(session, args[0], args[1])
@@ -190,7 +235,7 @@ class IvrPlugin:
             return
         await self._guarded(run, run.start(hotline.flow))
 
-    async def _on_resume(self, session: AgiSession) -> None:
+    async def _resume(self, session: AgiSession) -> None:
         args = [*session.args, "", "", "", ""]
         token, status, did, linkedid = args[:4]
         call, _hotline = self._call_info(session, did, linkedid)
@@ -218,6 +263,61 @@ class IvrPlugin:
             except CallerGone:
                 pass
 
+    # ---- voicemail spool ------------------------------------------------------------------------------
+    def _on_event(self, event: Any) -> None:
+        if isinstance(event, ev.VoicemailLeft):
+            self._published.setdefault(event.path, []).append(event.ts)
+
+    async def _sweep_voicemails(self) -> None:
+        loop = asyncio.get_running_loop()
+        writer = getattr(self.daemon, "writer", None)
+        # rows a previous run journaled but never committed go to the database first; until they are
+        # in, a sweep could not see them
+        backlog_written = writer is None
+        while True:
+            try:
+                if not backlog_written:
+                    backlog_written = await loop.run_in_executor(None, writer.wait_idle, 30.0)  # type: ignore[union-attr]
+                    if not backlog_written:
+                        log.warning("voicemail sweep waits: the journal backlog is not in the database yet")
+                if backlog_written:
+                    await self.reconcile_voicemails()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("voicemail sweep failed; next one in %s s", self.config.ivr.voicemail_sweep_s)
+            if self.config.ivr.voicemail_sweep_s <= 0 and backlog_written:
+                return
+            await asyncio.sleep(self.config.ivr.voicemail_sweep_s or 5.0)
+
+    async def reconcile_voicemails(self) -> int:
+        """One sweep of the spool: a ``VoicemailLeft`` for each message with no row; how many."""
+        assert self._sweep_lock is not None
+        async with self._sweep_lock:
+            loop = asyncio.get_running_loop()
+            found = await loop.run_in_executor(None, self.spool.scan)
+            if not found:
+                return 0
+            rows = await loop.run_in_executor(None, spool.rows_for, self.daemon.db, [m.audio for m in found])
+            # decided here, on the reactor: the sessions and published files are as they are now
+            made = 0
+            for message in found:
+                if spool.covered(message, rows.get(message.audio, ())) or spool.covered(
+                        message, self._published.get(message.audio, ())):
+                    self.spool.settle(message)
+                    continue
+                if message.callerchan and message.callerchan in self._in_session:
+                    continue  # its IVR session is still running: it publishes the message itself
+                event = message.event(self._mailbox_hotline.get(message.mailbox))
+                log.info("voicemail %s (%s, caller %s, %s s) had no record: recorded now as %s, reason %s",
+                         message.audio, message.mailbox, message.caller_number or "unknown", message.duration_s,
+                         event.linkedid, event.reason)
+                self.daemon.bus.publish(event)
+                self.spool.settle(message)
+                made += 1
+            self.voicemails_recovered += made
+            return made
+
     # ---- what the ops routes show ------------------------------------------------------------------
     def stats(self, reset: bool = False) -> dict[str, Any]:
         samples = sorted(self.round_trips)
@@ -233,6 +333,7 @@ class IvrPlugin:
                 "sessions_active": len(self.server.sessions) if self.server else 0,
                 "agi_commands": len(samples), "agi_p50_ms": pct(0.50), "agi_p99_ms": pct(0.99),
                 "reloads": self.registry.loads, "refused_reloads": self.registry.refusals,
+                "voicemail_sweeps": self.spool.scans, "voicemails_recovered": self.voicemails_recovered,
                 "last_problems": [str(p) for p in self.registry.last_problems]}
 
 

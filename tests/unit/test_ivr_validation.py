@@ -62,7 +62,11 @@ def test_a_hotline_naming_a_missing_flow_is_a_problem(tmp_path: Path) -> None:
     config = Config().model_copy(update={"ivr": Config().ivr.model_copy(update={"flows_dir": str(tmp_path)})})
     flows, problems = load_flows(config)
     assert flows is None
-    assert [p.node for p in problems] == ["hotline 12345", "hotline 12319"]
+    assert [(p.node, p.message) for p in problems] == [
+        ("hotline 12345", "entry flow '12345' of hotline '12345' is not defined"),
+        ("hotline 12319", "entry flow '12319' of hotline '12319' is not defined"),
+        ("hotline 12319", "calendar 'government' of hotline '12319' (fallback hours) is not defined"),
+    ]
 
 
 def test_version_follows_content_and_one_broken_file_refuses_the_set(tmp_path: Path) -> None:
