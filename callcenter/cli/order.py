@@ -17,7 +17,7 @@ def _services(ctx: click.Context):  # type: ignore[no-untyped-def]
     from callcenter.workorders.services import Services
 
     config = get_config(ctx)
-    return Database(config.effective_database_url), Services(config.desk.workorders, config.timezone)
+    return Database(config.effective_database_url), Services.for_config(config)
 
 
 def _cli_actor():  # type: ignore[no-untyped-def]

@@ -33,7 +33,8 @@ class Desk:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.settings = config.desk
-        self.orders = Services(config.desk.workorders, config.timezone)
+        # Deadlines count the working days of the calendar the IVR's business hours use.
+        self.orders = Services.for_config(config)
         self.hub = PushHub()
         self.limiter = RateLimiter(config.desk.per_ip_per_minute)
         self.daemon: Daemon | None = None
@@ -51,6 +52,11 @@ class Desk:
         self.daemon = daemon
         self.db = daemon.db
         self._bootstrap_users()
+        # Read the working-day calendar now: a missing one is an error in the log at start, not mid-call.
+        days = self.orders.calendar_files.current() if self.orders.calendar_files else None
+        if days is not None and not self.orders.calendar_files.problem:
+            log.info("deadlines count working days of calendar %r (%d holidays, %d make-up days)", days.name,
+                     len(days.holidays), len(days.workdays))
         # Load the segmenter's dictionary now, not on the first search an agent makes mid-call.
         self.db.run(tokenizer, self.settings.kb.user_dict)
         self.screenpop = ScreenPop(self.hub, self._find_call, self._history)

@@ -1,9 +1,11 @@
 """Deadline arithmetic on the hotline's working calendar (weekends, public holidays, make-up days).
 
+The working days are those of the city's calendar that the IVR's business hours use too
+(:mod:`callcenter.calendars`, ``ivr_flows/calendars.yaml``); there is no separate holiday list.
 A limit of N working days from a moment ends at the same local clock time on the Nth working day
 after that moment's day (the day the order starts does not count, as in "N个工作日内办结"). Hours
 are natural hours (an immediate-handling limit runs through the night). Times in and out are naive
-UTC, like the database; the calendar is local (``Config.timezone``).
+UTC, like the database; the calendar is local (the calendar's time zone).
 """
 
 from __future__ import annotations
@@ -12,28 +14,33 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from callcenter.calendars import WorkingDays
 from callcenter.workorders.settings import TimeLimit, WorkOrderSettings
 
 
 class WorkCalendar:
-    """Which local days are working days."""
+    """Which local days are working days, and deadlines counted in them."""
 
-    def __init__(self, holidays: Iterable[date] = (), workdays: Iterable[date] = (), tz: str = "Asia/Shanghai"):
+    def __init__(self, holidays: Iterable[date] = (), workdays: Iterable[date] = (), tz: str = "Asia/Shanghai",
+                 weekdays: Iterable[int] = range(5)):
         self.holidays = frozenset(holidays)
         # Make-up working days (调休): weekends that are worked.
         self.workdays = frozenset(workdays)
+        # Weekdays that are working days when nothing else is said (0 = Monday).
+        self.weekdays = frozenset(weekdays)
         self.zone = ZoneInfo(tz)
 
     @classmethod
-    def from_settings(cls, settings: WorkOrderSettings, tz: str) -> WorkCalendar:
-        return cls(settings.holidays, settings.workdays, tz)
+    def of(cls, days: WorkingDays) -> WorkCalendar:
+        """The deadline calendar of one of the city's calendars."""
+        return cls(days.holidays, days.workdays, days.timezone, days.weekdays)
 
     def is_working_day(self, day: date) -> bool:
         if day in self.workdays:
             return True
         if day in self.holidays:
             return False
-        return day.weekday() < 5
+        return day.weekday() in self.weekdays
 
     def add_working_days(self, day: date, n: int) -> date:
         """The ``n``-th working day after ``day`` (``n`` ≥ 1), or ``day`` itself for ``n`` = 0."""

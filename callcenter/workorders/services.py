@@ -9,20 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.auth.roles import Perm, has
 from callcenter.auth.services import Actor
+from callcenter.calendars import CalendarFiles, WorkingDays
 from callcenter.store.models import Call, Recording, Voicemail, now_utc
 from callcenter.workorders import states as st
 from callcenter.workorders.deadlines import WorkCalendar, due_status, limit_for
 from callcenter.workorders.models import WorkOrder, WorkOrderAttachment, WorkOrderCall, WorkOrderEvent
 from callcenter.workorders.numbering import next_number
 from callcenter.workorders.settings import WorkOrderSettings
+
+if TYPE_CHECKING:
+    from callcenter.config import Config
 
 SOURCES = ("call", "voicemail", "online", "api")
 URGENCIES = ("normal", "urgent", "very_urgent")
@@ -46,14 +51,36 @@ class Conflict(st.WorkOrderError):
 
 @dataclass
 class Services:
-    """Work-order operations configured by the deployment's settings; ``clock`` returns naive UTC."""
+    """Work-order operations configured by the deployment's settings; ``clock`` returns naive UTC.
+
+    ``working_days`` gives the city's working-day calendar (asked at every deadline, so an edit of
+    the calendar file counts from the next one); without it, Monday to Friday without holidays.
+    """
 
     settings: WorkOrderSettings
     timezone: str = "Asia/Shanghai"
     clock: Callable[[], datetime] = now_utc
+    working_days: Callable[[], WorkingDays] | None = None
+    calendar_files: CalendarFiles | None = None
 
     def __post_init__(self) -> None:
-        self.calendar = WorkCalendar.from_settings(self.settings, self.timezone)
+        self.zone = ZoneInfo(self.timezone)
+        self._calendar: tuple[WorkingDays | None, WorkCalendar] = (None, WorkCalendar(tz=self.timezone))
+
+    @classmethod
+    def for_config(cls, config: Config, clock: Callable[[], datetime] = now_utc) -> Services:
+        """The services of a deployment: deadlines on the calendar the IVR's business hours use."""
+        calendar = CalendarFiles(config.ivr.flows_dir, config.desk.workorders.calendar, config.timezone)
+        return cls(config.desk.workorders, config.timezone, clock, calendar.current, calendar)
+
+    @property
+    def calendar(self) -> WorkCalendar:
+        if self.working_days is None:
+            return self._calendar[1]
+        days = self.working_days()
+        if days is not self._calendar[0]:
+            self._calendar = (days, WorkCalendar.of(days))
+        return self._calendar[1]
 
     # ---- validation ----------------------------------------------------------------------------------
     def clean_fields(self, fields: dict[str, Any]) -> dict[str, str]:
@@ -219,7 +246,7 @@ class Services:
         clean = self.clean_fields(fields)
         now = self.clock()
         # The number first: on SQLite this takes the write lock before anything is read.
-        number = next_number(session, self.settings.number_prefix, self.calendar.local(now),
+        number = next_number(session, self.settings.number_prefix, now.replace(tzinfo=UTC).astimezone(self.zone),
                              self.settings.number_digits)
         order = WorkOrder(number=number, state=st.State.CREATED.value, source=source, created_at=now,
                           updated_at=now, created_by=actor.username, voicemail_id=voicemail_id,

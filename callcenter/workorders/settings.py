@@ -5,7 +5,6 @@ Defaults work out of the box; a deployment overrides them in ``callcenter.yaml``
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -120,9 +119,9 @@ class WorkOrderSettings(_Model):
     })
     # "Near the limit" = less than this many hours left.
     warn_before_hours: float = 4.0
-    # Public holidays (no work) and make-up working days on weekends (调休), local dates.
-    holidays: tuple[date, ...] = ()
-    workdays: tuple[date, ...] = ()
+    # Working days for deadlines: the calendar of this name in ivr.flows_dir (ivr_flows/calendars.yaml),
+    # the one the IVR's business hours use: its weekly schedule, public holidays and make-up days (调休).
+    calendar: str = "government"
     # Possible duplicates: same caller, or same address and category, within this many days.
     duplicate_window_days: int = 30
     # Online submissions: attachments.
