@@ -134,7 +134,20 @@ class LiveState:
         )
         self._queue_changed(e.queue)
 
+    def _stop_ringing(self, linkedid: str, except_agent: str | None = None) -> None:
+        """Agents rung for a caller who is now gone or answered elsewhere stop ringing.
+
+        (Asterisk 16 sends no QueueMemberStatus for a ring cancelled because another agent answered.)
+        """
+        for agent in self.agents.values():
+            if agent.ringing_for == linkedid and agent.agent != except_agent:
+                agent.ringing_for = None
+                self._agent_changed(agent)
+
     def _drop_caller(self, queue: str, uniqueid: str) -> None:
+        caller = self.waiting.get(queue, {}).get(uniqueid)
+        if caller is not None:
+            self._stop_ringing(caller.linkedid)
         if self.waiting.get(queue, {}).pop(uniqueid, None) is not None:
             for pos, caller in enumerate(sorted(self.waiting[queue].values(), key=lambda c: c.position), 1):
                 caller.position = pos
@@ -177,6 +190,7 @@ class LiveState:
         self._agent_changed(state)
 
     def _on_connect(self, e: ev.AgentConnected) -> None:
+        self._stop_ringing(e.linkedid, except_agent=e.agent)
         state = self._agent(e.agent, e.interface)
         state.ringing_for = None
         state.call_linkedid = e.linkedid
@@ -205,7 +219,9 @@ class LiveState:
         state = self._agent(e.agent, e.interface)
         state.memberships.pop(e.queue, None)
         if not state.memberships:
-            state.logged_in_at = None
+            # logged out everywhere: nothing of the old shift may leak into the next login
+            state.logged_in_at = state.ringing_for = None
+            state.call_linkedid = state.call_queue = state.talking_since = None
         self._agent_changed(state)
 
     def _on_member_paused(self, e: ev.MemberPaused) -> None:

@@ -58,3 +58,35 @@ def test_resync_replaces_everything() -> None:
     assert view["queues"]["main"]["waiting"][0]["wait_s"] == 12
     assert set(view["agents"]) == {"1001"}
     assert view["agents"]["1001"]["pause_reason"] == "training"
+
+
+def test_ringing_stops_when_another_agent_answers_even_without_a_status_event() -> None:
+    # Asterisk 16: ringall rings 1001 and 1002; 1001 answers; no QueueMemberStatus for 1002 follows
+    live = LiveState()
+    for agent in ("1001", "1002"):
+        live.apply(ev.MemberAdded(T, "main", agent, f"PJSIP/{agent}", False, "", 1))
+    live.apply(ev.CallerJoinedQueue(T + 1, "main", "a.1", "a.1", "PJSIP/t-1", 1, 1, "13800000001", "甲"))
+    live.apply(ev.AgentRung(T + 1, "main", "a.1", "a.1", "1001", "PJSIP/1001", "x.1"))
+    live.apply(ev.AgentRung(T + 1, "main", "a.1", "a.1", "1002", "PJSIP/1002", "x.2"))
+    live.apply(ev.AgentConnected(T + 2, "main", "a.1", "a.1", "1001", "PJSIP/1001", 1, 1, "x.1", "PJSIP/1001-1"))
+    assert live.view(T + 3)["agents"]["1002"]["state"] == "ready"
+
+
+def test_a_new_login_does_not_inherit_the_last_shift() -> None:
+    live = LiveState()
+    live.apply(ev.MemberAdded(T, "main", "1001", "PJSIP/1001", False, "", 1))
+    live.apply(ev.CallerJoinedQueue(T + 1, "main", "a.1", "a.1", "PJSIP/t-1", 1, 1, "13800000001", "甲"))
+    live.apply(ev.AgentRung(T + 1, "main", "a.1", "a.1", "1001", "PJSIP/1001", "x.1"))
+    live.apply(ev.MemberRemoved(T + 2, "main", "1001", "PJSIP/1001"))
+    live.apply(ev.MemberAdded(T + 3, "main", "1001", "PJSIP/1001", False, "", 1))
+    live.apply(ev.MemberPaused(T + 4, "main", "1001", "PJSIP/1001", True, "meal"))
+    assert live.view(T + 5)["agents"]["1001"]["state"] == "paused"
+
+
+def test_an_abandoning_caller_stops_the_ringing() -> None:
+    live = LiveState()
+    live.apply(ev.MemberAdded(T, "main", "1001", "PJSIP/1001", False, "", 1))
+    live.apply(ev.CallerJoinedQueue(T + 1, "main", "a.1", "a.1", "PJSIP/t-1", 1, 1, "13800000001", "甲"))
+    live.apply(ev.AgentRung(T + 1, "main", "a.1", "a.1", "1001", "PJSIP/1001", "x.1"))
+    live.apply(ev.CallerAbandoned(T + 5, "main", "a.1", "a.1", 1, 1, 4))
+    assert live.view(T + 6)["agents"]["1001"]["state"] == "ready"
