@@ -192,8 +192,15 @@ class Sandbox:
              "contact": a.contact}
             for a in c.agents
         ]
+        from callcenter.ivr import fallback
+
+        try:
+            hours = fallback.render(c)
+        except fallback.FallbackHoursError as exc:
+            raise SandboxError(str(exc)) from exc
         hotlines = [
-            {**h.model_dump(), "mailbox": h.mailbox or h.did} for h in c.hotlines
+            {**h.model_dump(), "mailbox": h.mailbox or h.did, "hours_context": hours.context_of[h.did]}
+            for h in c.hotlines
         ]
         return {
             "run_dir": str(self.run_dir),
@@ -222,6 +229,9 @@ class Sandbox:
             "agi_port": c.agi.port,
             "timezone": c.timezone,
             "sounds_dir": str(self.sounds_dir),
+            "fallback_prompt": c.ivr.fallback_prompt,
+            "hours_dialplan": hours.dialplan,
+            "clock_override": c.ivr.allow_clock_override,
         }
 
     def render(self) -> None:

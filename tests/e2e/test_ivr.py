@@ -24,6 +24,8 @@ pytestmark = pytest.mark.e2e
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OPEN = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI).timestamp()  # a Wednesday morning
 CLOSED = datetime(2026, 11, 29, 23, 0, tzinfo=SHANGHAI).timestamp()  # a Sunday night
+HOLIDAY_MORNING = datetime(2026, 10, 1, 10, 0, tzinfo=SHANGHAI).timestamp()  # 国庆, a Thursday
+MAKEUP_SATURDAY = datetime(2026, 10, 10, 10, 0, tzinfo=SHANGHAI).timestamp()  # 调休, a Saturday worked
 SHORT = ivr.prompt_seconds("zh/short")
 
 
@@ -209,7 +211,7 @@ def test_daemon_killed_mid_call_the_call_still_reaches_the_queue(ivr_stack: Stac
     s.wait_agent_reachable("1003")
     s.login("1003", "main")
     queue_log_before = s.sandbox.queue_log.read_text() if s.sandbox.queue_log.exists() else ""
-    # the shipped 12345 flow: a long welcome, during which the daemon dies
+    # the shipped 12345 flow: the daemon dies while the caller is in its welcome or main menu
     caller = s.caller("13800000109", did="12310", hold_ms=40000).start()
     time.sleep(2.0)
     assert s.daemon is not None
@@ -224,6 +226,49 @@ def test_daemon_killed_mid_call_the_call_still_reaches_the_queue(ivr_stack: Stac
     uniqueid = entered[0][1]
     assert [ln for ln in new_lines if f"|{uniqueid}|main|" in ln and "|CONNECT|" in ln], new_lines
     s.start_daemon()
+
+
+def spool_messages(s: Stack) -> list[str]:
+    return sorted(str(p) for p in s.sandbox.voicemail_dir.glob("*/*/INBOX/msg*.wav"))
+
+
+def test_with_the_daemon_down_the_fallback_follows_the_calendar_and_no_voicemail_is_lost(ivr_stack: Stack) -> None:
+    s = ivr_stack
+    queue_log_before = s.sandbox.queue_log.read_text() if s.sandbox.queue_log.exists() else ""
+    spool_before = set(spool_messages(s))
+    s.stop_daemon(signal.SIGKILL)
+    try:
+        # 国庆 (Thursday 1 October, 10:00): the weekly hours say open, the calendar closes → voicemail
+        ivr.set_fallback_clock(s, HOLIDAY_MORNING)
+        holiday = s.caller("13800000120", "国庆", did="12319", hold_ms=int(SHORT * 1000) + 4000).run()
+        assert holiday.ok, holiday.errors
+        # 调休 (Saturday 10 October, 10:00): the weekly hours say closed, the calendar opens → the queue
+        ivr.set_fallback_clock(s, MAKEUP_SATURDAY)
+        makeup = s.caller("13800000121", did="12319", hold_ms=2500).run()
+        assert makeup.ok, makeup.errors
+    finally:
+        ivr.set_fallback_clock(s, None)
+    new_lines = s.sandbox.queue_log.read_text()[len(queue_log_before):].splitlines()
+    assert [ln for ln in new_lines if "|ENTERQUEUE|" in ln and "13800000121" in ln], new_lines
+    assert not [ln for ln in new_lines if "13800000120" in ln], new_lines
+    # the message is in the mailbox, with no row while the daemon is down
+    [audio] = set(spool_messages(s)) - spool_before
+    meta = Path(audio).with_suffix(".txt").read_text()
+    assert "/hotline/12319/INBOX/" in audio and "13800000120" in meta and "reason=fallback" in meta
+    assert not s.query(lambda db: db.scalars(select(Voicemail).where(Voicemail.path == audio)).all())
+    # the daemon comes back: its start-up sweep records the message, once
+    s.start_daemon()
+    [vm] = wait_for(lambda: s.query(lambda db: db.scalars(select(Voicemail).where(Voicemail.path == audio)).all()),
+                    15, what="the fallback voicemail's row")
+    assert (vm.reason, vm.hotline, vm.mailbox, vm.caller_number, vm.caller_name, vm.status) == (
+        "fallback", "12319", "12319", "13800000120", "国庆", "new")
+    assert vm.linkedid and not vm.linkedid.startswith("vm-")  # the call's own linkedid, from the metadata
+    assert os.path.getsize(vm.path) > 8000 and vm.duration_s >= 2
+    seconds = float(subprocess.run(["soxi", "-D", vm.path], capture_output=True, text=True, check=True).stdout)
+    assert seconds >= 2, seconds
+    # every message in the spool (those IVR sessions recorded in earlier tests too) has exactly one row
+    rows = s.query(lambda db: list(db.scalars(select(Voicemail.path))))
+    assert sorted(p for p in rows if p in set(spool_messages(s))) == spool_messages(s)
 
 
 def _rewrite(path: Path, old: str, new: str) -> None:

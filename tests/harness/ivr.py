@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from callcenter.config import Config
     from tests.harness.stack import Ports, Stack
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_FLOWS = REPO / "tests" / "ivr_flows"
+# Prompts play at most this long in the tests (the length of zh/short, which the test flows use):
+# the shipped placeholders last up to 16 s, and waiting them out tests nothing.
+PROMPT_CAP_S = 1.4
+GSM_FRAME = 33  # bytes per 20 ms
 
 # Numbers the IVR tests dial, besides the call-path tests' 12345 and 12399 (no flow: straight to queue).
 IVR_HOTLINES: list[dict[str, Any]] = [
     {"did": "12346", "name": "e2e", "queue": "main", "max_wait": 60, "flow": "e2e"},
     {"did": "12310", "name": "12345-ivr", "queue": "main", "max_wait": 120, "flow": "12345"},
     {"did": "12319", "name": "12319", "queue": "main", "max_wait": 120, "flow": "12319", "mailbox": "12319",
-     "open_hours": "08:30-17:30,mon-fri,*,*"},
+     "open_hours": "08:30-17:30,mon-fri,*,*", "calendar": "government"},
     {"did": "12347", "name": "reload", "queue": "main", "max_wait": 60, "flow": "e2e-reload"},
 ]
 
@@ -46,15 +52,53 @@ def flows_dir(workdir: Path) -> Path:
     return target
 
 
+def prompts_dir(workdir: Path) -> Path:
+    """The shipped prompts, each cut to its first PROMPT_CAP_S seconds (whole GSM frames)."""
+    target = workdir / "prompts"
+    keep = int(PROMPT_CAP_S * 50) * GSM_FRAME
+    for src in (REPO / "prompts").rglob("*"):
+        if src.is_file():
+            dst = target / src.relative_to(REPO / "prompts")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            data = src.read_bytes()
+            dst.write_bytes(data[:keep] if src.suffix == ".gsm" else data)
+    return target
+
+
 def ivr_config(workdir: Path) -> dict[str, Any]:
-    return {"flows_dir": str(flows_dir(workdir)), "prompts_dir": str(REPO / "prompts"),
-            "watch_interval_s": 0.5, "allow_clock_override": True}
+    return {"flows_dir": str(flows_dir(workdir)), "prompts_dir": str(prompts_dir(workdir)),
+            "watch_interval_s": 0.5, "allow_clock_override": True, "fallback_prompt": "zh/short"}
+
+
+def forget_stale_run_dir(config: Config, run_dir: Path) -> None:
+    """Remove what an earlier session left of this sandbox inside Asterisk 22's chroot.
+
+    pytest empties its base directory at each run, but for Asterisk 22 the run directory is a link
+    into the chroot, and the chroot side stays: its mailboxes would be swept into this session's
+    fresh database as voicemails nobody left in it.
+    """
+    if config.asterisk.flavour != "22" or run_dir.is_symlink() or run_dir.exists():
+        return
+    inside = Path(config.asterisk.chroot) / str(run_dir.absolute()).lstrip("/")
+    if inside.is_dir():
+        shutil.rmtree(inside)
 
 
 def set_clock(stack: Stack, epoch: float | None) -> None:
     """Move the daemon's IVR clock (``None``: the real time again)."""
     code, body = stack.http("/ivr/clock", method="PUT", body={"now": epoch})
     assert code == 200, body
+
+
+def set_fallback_clock(stack: Stack, epoch: float | None) -> None:
+    """Move the clock the dialplan fallback's calendars read (``None``: the real time again).
+
+    An Asterisk global variable (``CC_CLOCK_OFFSET``, rendered only with ``allow_clock_override``):
+    works while the daemon is down, which is when the fallback runs.
+    """
+    offset = 0 if epoch is None else round(epoch - time.time())
+    reply = stack.ami({"Action": "Setvar", "Variable": "CC_CLOCK_OFFSET", "Value": str(offset)})
+    assert reply.get("Response") == "Success", reply
 
 
 def emergency_endpoint(stack: Stack, talk_ms: int = 3000) -> subprocess.Popen[str]:
@@ -71,5 +115,5 @@ def emergency_endpoint(stack: Stack, talk_ms: int = 3000) -> subprocess.Popen[st
 
 
 def prompt_seconds(name: str) -> float:
-    """Length of a shipped GSM prompt (33 bytes per 20 ms)."""
-    return (REPO / "prompts" / f"{name}.gsm").stat().st_size / 1650
+    """How long a prompt plays in the tests (see PROMPT_CAP_S)."""
+    return min(PROMPT_CAP_S, (REPO / "prompts" / f"{name}.gsm").stat().st_size / (50 * GSM_FRAME))

@@ -120,6 +120,7 @@ class Stack:
         for key, value in (overrides or {}).items():
             data[key] = value
         self.base_config = Config.model_validate(data)
+        ivr.forget_stale_run_dir(self.base_config, workdir / "asterisk")
         self.sandbox = Sandbox(self.base_config, workdir / "asterisk")
         self.config: Config = self.sandbox.config
         self.capture = workdir / "ami-capture.raw"
