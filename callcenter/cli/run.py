@@ -56,9 +56,11 @@ def _print_sandbox_banner(box: object, config: object) -> None:
 
     assert isinstance(box, Sandbox) and isinstance(config, Config)
     lines = [
-        f"Asterisk {box.install.version()} is running from {box.run_dir}",
+        f"{box.install.version()} is running from {box.run_dir}",
         f"  SIP (UDP) {config.asterisk.sip_bind}:{config.asterisk.sip_port}; AMI {config.ami.host}:{config.ami.port}",
-        f"  web {config.web.host}:{config.web.port}; ops token in {box.secrets_file}",
+        f"  web http://{config.web.host}:{config.web.port}/ (sign in: create users with "
+        "`callcenter user add NAME --role agent --agent 1001`); ops token in "
+        f"{box.secrets_file}",
         "  Agent softphones: register as user <agent> with the password below, e.g. sip:1001@"
         f"{config.asterisk.sip_bind}:{config.asterisk.sip_port}",
     ]
