@@ -16,7 +16,7 @@ from klein import Klein
 from twisted.internet import defer, threads
 
 from callcenter.ivr import graph
-from callcenter.web.ops_api import bearer_ok, json_response
+from callcenter.web.ops_api import json_response, ops_denied
 
 if TYPE_CHECKING:
     from callcenter.ivr.plugin import IvrPlugin
@@ -29,10 +29,7 @@ class IvrApi:
         self.plugin = plugin
 
     def _denied(self, request: Any) -> bytes | None:
-        if bearer_ok(request, self.plugin.config.web.ops_token):
-            return None
-        request.setHeader(b"www-authenticate", b'Bearer realm="callcenter"')
-        return json_response(request, {"error": "authentication required"}, 401)
+        return ops_denied(request, self.plugin.config.web.ops_token)
 
     @app.route("/reload", methods=["POST"])
     def reload(self, request: Any) -> Any:

@@ -24,6 +24,14 @@ def bearer_ok(request: Any, token: str) -> bool:
     return bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
 
 
+def ops_denied(request: Any, token: str) -> bytes | None:
+    """None when the request carries the ops token, else a 401 body to return."""
+    if bearer_ok(request, token):
+        return None
+    request.setHeader(b"www-authenticate", b'Bearer realm="callcenter"')
+    return json_response(request, {"error": "authentication required"}, 401)
+
+
 def json_response(request: Any, body: Any, code: int = 200) -> bytes:
     request.setResponseCode(code)
     request.setHeader(b"content-type", b"application/json; charset=utf-8")
@@ -38,10 +46,7 @@ class OpsApi:
         self.daemon = daemon
 
     def _denied(self, request: Any) -> bytes | None:
-        if bearer_ok(request, self.daemon.config.web.ops_token):
-            return None
-        request.setHeader(b"www-authenticate", b'Bearer realm="callcenter"')
-        return json_response(request, {"error": "authentication required"}, 401)
+        return ops_denied(request, self.daemon.config.web.ops_token)
 
     @app.route("/health", methods=["GET"])
     def health(self, request: Any) -> bytes:

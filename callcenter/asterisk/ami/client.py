@@ -103,13 +103,8 @@ class AmiClient:
         return self._task
 
     async def stop(self) -> None:
-        self._stopping = True
-        if self.protocol is not None and not self.protocol.closed:
-            try:
-                await asyncio.wait_for(self._send({"Action": "Logoff"}, as_list=False), 1.0)
-            except Exception:
-                pass
-            self.protocol.close()
+        """Log off and stop reconnecting."""
+        await self.close()
         if self._task is not None:
             self._task.cancel()
             try:
