@@ -12,6 +12,8 @@ from pathlib import Path
 
 import jinja2
 
+from tests.harness.procs import stop_process
+
 SCENARIOS = Path(__file__).resolve().parents[1] / "sipp"
 DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{}.pcap"
 
@@ -75,6 +77,7 @@ class Caller:
     hold_ms: int = 30000
     dtmf: str = ""
     dtmf_first_wait_ms: int = 1500
+    dtmf_gap_ms: int = 600
     audio: str | None = None
     local_ip: str = "127.0.0.2"
     timeout_s: int = 120
@@ -87,7 +90,7 @@ class Caller:
         scenario = render("caller.xml.j2", self.workdir / f"{tag}.xml", did=self.did,
                           caller_number=self.caller_number, caller_name=self.caller_name,
                           hold_ms=self.hold_ms, audio=self.audio,
-                          dtmf=dtmf_steps(self.dtmf, self.dtmf_first_wait_ms))
+                          dtmf=dtmf_steps(self.dtmf, self.dtmf_first_wait_ms, self.dtmf_gap_ms))
         self._errors = self.workdir / f"{tag}.errors.log"
         self.proc = subprocess.Popen(
             [sipp_binary(), self.sip_target, "-sf", str(scenario), "-i", self.local_ip,
@@ -133,11 +136,5 @@ class Agent:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None

@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from tests.harness.audio import wav_tone
+from tests.harness.procs import stop_process
 
 
 class Softphone:
@@ -45,13 +46,7 @@ class Softphone:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_process(self.proc)
         self.proc = None
 
     def log(self) -> str:

@@ -26,6 +26,7 @@ from callcenter.events import QueueStatusSnapshot
 from callcenter.store.db import Database
 from tests.harness import ivr
 from tests.harness.audio import ulaw_tone
+from tests.harness.procs import stop_process
 from tests.harness.sipp import Agent, Caller
 
 T = TypeVar("T")
@@ -156,13 +157,7 @@ class Stack:
         wait_for(lambda: self.health().get("ami_connected"), 30, what="the daemon to connect to AMI")
 
     def stop_daemon(self, sig: int = signal.SIGTERM) -> None:
-        if self.daemon is not None and self.daemon.poll() is None:
-            self.daemon.send_signal(sig)
-            try:
-                self.daemon.wait(30)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
+        stop_process(self.daemon, sig, timeout=30)
         self.daemon = None
 
     def stop(self) -> None:
