@@ -165,6 +165,9 @@ class AsteriskConfig(_Model):
 
 
 class Config(_Model):
+    # This daemon's node (one per Asterisk): Asterisk's systemname, so uniqueids and linkedids are
+    # unique across nodes, and the namespace of its live state in Redis.
+    node: str = "cc1"
     data_dir: str = "var"
     database_url: str = ""
     redis_url: str | None = None

@@ -120,7 +120,7 @@ class Daemon:
         if self.config.redis_url:
             from callcenter.live.redis_mirror import RedisMirror
 
-            self.redis = RedisMirror(self.config.redis_url, self.live)
+            self.redis = RedisMirror(self.config.redis_url, self.live, node=self.config.node)
             self.live.subscribe(self.redis.on_change)
             self.redis.start()
         for extension in self.extensions:

@@ -207,7 +207,7 @@ class Sandbox:
             "modules_dir": self.install.modules_dir,
             "data_dir": self.install.data_dir,
             "language": c.asterisk.language,
-            "system_name": "callcenter",
+            "system_name": c.node,
             "ami_port": c.ami.port,
             "ami_bind": c.ami.host,
             "ami_permit": f"{c.ami.host}/255.255.255.255",

@@ -1,10 +1,11 @@
 """Mirror live queue/agent state into Redis and publish each change (optional, ``REDIS_URL``).
 
-Keys: ``callcenter:queue:<name>`` (JSON of waiting callers), ``callcenter:agent:<id>`` (JSON of the
-agent's state), ``callcenter:board`` (the whole view); channel ``callcenter:live`` carries each
-change as ``{"kind": ..., "payload": ...}`` (for a queue: its name and how many wait). Writes are
-coalesced and sent by one asyncio task, so the reactor never waits on Redis; if Redis is down,
-changes are dropped and the whole board is rewritten once it is back (Redis is a mirror, never
+Keys (``<node>`` is this daemon's ``node``, so several daemons, one per Asterisk, can share one Redis):
+``callcenter:<node>:queue:<name>`` (JSON of waiting callers), ``callcenter:<node>:agent:<id>`` (JSON of
+the agent's state), ``callcenter:<node>:board`` (the whole view); channel ``callcenter:live`` carries each
+change as ``{"node": ..., "kind": ..., "payload": ...}`` (for a queue: its name and how many wait).
+Writes are coalesced and sent by one asyncio task, so the reactor never waits on Redis; if Redis is
+down, changes are dropped and the whole board is rewritten once it is back (Redis is a mirror, never
 the record).
 """
 
@@ -23,14 +24,15 @@ from callcenter.acd.live import LiveState
 
 log = logging.getLogger(__name__)
 
-PREFIX = "callcenter"
-CHANNEL = f"{PREFIX}:live"
+CHANNEL = "callcenter:live"
 
 
 class RedisMirror:
-    def __init__(self, url: str, live: LiveState, clock: Callable[[], float] = time.time,
+    def __init__(self, url: str, live: LiveState, node: str = "cc1", clock: Callable[[], float] = time.time,
                  interval: float = 0.05) -> None:
         self.url = url
+        self.node = node
+        self.prefix = f"callcenter:{node}"
         self.live = live
         self.clock = clock
         self.interval = interval
@@ -59,10 +61,10 @@ class RedisMirror:
         if kind == "reset":
             self._full_resync = True
         elif kind == "queue":
-            self._pending[f"{PREFIX}:queue:{payload['queue']}"] = (kind, payload)
+            self._pending[f"{self.prefix}:queue:{payload['queue']}"] = (kind, payload)
         elif kind == "agent":
-            self._pending[f"{PREFIX}:agent:{payload['agent']}"] = (kind, payload)
-        self._changes.append({"kind": kind, "payload": payload})
+            self._pending[f"{self.prefix}:agent:{payload['agent']}"] = (kind, payload)
+        self._changes.append({"node": self.node, "kind": kind, "payload": payload})
         if len(self._changes) > 10000:  # Redis away for long: keep the newest only
             del self._changes[:5000]
         self._wake.set()
@@ -80,16 +82,16 @@ class RedisMirror:
                     now = self.clock()
                     if full:
                         board = self.live.view(now)
-                        pipe.set(f"{PREFIX}:board", json.dumps(board, ensure_ascii=False))
+                        pipe.set(f"{self.prefix}:board", json.dumps(board, ensure_ascii=False))
                         for name, q in board["queues"].items():
-                            pipe.set(f"{PREFIX}:queue:{name}", json.dumps(q["waiting"], ensure_ascii=False))
+                            pipe.set(f"{self.prefix}:queue:{name}", json.dumps(q["waiting"], ensure_ascii=False))
                         for agent, state in board["agents"].items():
-                            pipe.set(f"{PREFIX}:agent:{agent}", json.dumps(state, ensure_ascii=False))
+                            pipe.set(f"{self.prefix}:agent:{agent}", json.dumps(state, ensure_ascii=False))
                     for key, (kind, payload) in pending.items():
                         body = self.live.queue_view(payload["queue"], now) if kind == "queue" else payload
                         pipe.set(key, json.dumps(body, ensure_ascii=False))
                     if not full and pending:
-                        pipe.set(f"{PREFIX}:board", json.dumps(self.live.view(now), ensure_ascii=False))
+                        pipe.set(f"{self.prefix}:board", json.dumps(self.live.view(now), ensure_ascii=False))
                     for change in changes:
                         pipe.publish(CHANNEL, json.dumps(change, ensure_ascii=False))
                     await pipe.execute()

@@ -45,9 +45,9 @@ def test_changes_reach_redis_keys_and_the_channel(clean_redis: None) -> None:
                 break
         await asyncio.sleep(0.1)
         client = aioredis.from_url(URL, decode_responses=True)
-        board = json.loads(await client.get("callcenter:board"))
-        agent = json.loads(await client.get("callcenter:agent:1001"))
-        queue = json.loads(await client.get("callcenter:queue:main"))
+        board = json.loads(await client.get("callcenter:cc1:board"))
+        agent = json.loads(await client.get("callcenter:cc1:agent:1001"))
+        queue = json.loads(await client.get("callcenter:cc1:queue:main"))
         assert queue[0]["caller_name"] == "张三" and queue[0]["wait_s"] == 4
         await client.aclose()
         await sub.aclose()
@@ -56,6 +56,7 @@ def test_changes_reach_redis_keys_and_the_channel(clean_redis: None) -> None:
 
     board, received, agent = asyncio.run(main())
     assert [c["kind"] for c in received] == ["reset", "agent", "queue"]
+    assert {c["node"] for c in received} == {"cc1"}
     assert received[2]["payload"] == {"queue": "main", "waiting": 1}
     assert board["queues"]["main"]["waiting"][0]["caller_number"] == "13800000001"
     assert agent["state"] == "ready"
