@@ -330,7 +330,7 @@ class IvrPlugin:
             return round(samples[min(len(samples) - 1, int(p * len(samples)))] * 1000, 3)
 
         return {"version": self.registry.current.version, "sessions_total": self.sessions_total,
-                "sessions_active": len(self.server.sessions) if self.server else 0,
+                "sessions_active": len(self.server.sessions) if self.server is not None else 0,
                 "agi_commands": len(samples), "agi_p50_ms": pct(0.50), "agi_p99_ms": pct(0.99),
                 "reloads": self.registry.loads, "refused_reloads": self.registry.refusals,
                 "voicemail_sweeps": self.spool.scans, "voicemails_recovered": self.voicemails_recovered,

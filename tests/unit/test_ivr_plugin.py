@@ -89,6 +89,8 @@ def test_a_reload_mid_call_leaves_the_call_on_its_version_and_broken_edits_chang
         ok = b"200 result=0 endpos=0\n"
         first = asyncio.ensure_future(call(plugin.server.port, "1", [ok, b"200 result=49\n", b"200 result=1\n"], gate))
         await asyncio.sleep(0.2)
+        # counted while it runs (the server is a panoramisk Application, a dict: empty, it is falsy)
+        assert plugin.stats()["sessions_active"] == 1
         flow_file = Path(plugin.config.ivr.flows_dir) / "f.yaml"
         flow_file.write_text(FLOW.replace("VERSION", "new").replace("next: bye\n  bye", "next: nope\n  bye"))
         refused = await plugin.reload()
@@ -111,6 +113,7 @@ def test_a_reload_mid_call_leaves_the_call_on_its_version_and_broken_edits_chang
         assert plugin.registry.get(old_version) is not None  # kept for callers resuming on it
         stats = plugin.stats()
         assert stats["agi_commands"] == 2 and stats["agi_p50_ms"] is not None and stats["refused_reloads"] == 1
+        assert stats["sessions_active"] == 0 and stats["sessions_total"] == 2
         await plugin.stop()
 
     asyncio.run(main())
