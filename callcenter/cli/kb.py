@@ -28,7 +28,7 @@ def _editor(name: str | None):  # type: ignore[no-untyped-def]
 
 @click.group("kb")
 def kb_group() -> None:
-    """Knowledge base (知识库): import, publish, search."""
+    """Knowledge base (知识库): import, edit, publish, search, show versions."""
 
 
 @kb_group.command("import")
@@ -80,6 +80,82 @@ def publish(ctx: click.Context, article_ids: tuple[int, ...], unpublish: bool, e
     finally:
         db.dispose()
     click.echo(f"{'unpublished' if unpublish else 'published'} {len(article_ids)} articles")
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+@kb_group.command("edit")
+@click.argument("article_id", type=int)
+@click.option("--title", default=None)
+@click.option("--body-file", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="New text of the article (UTF-8; '-' is not accepted: keep the file for the record).")
+@click.option("--category", default=None, help="A category code of desk.workorders.categories ('' for none).")
+@click.option("--valid-from", default=None, metavar="YYYY-MM-DD", help="'' clears it.")
+@click.option("--valid-until", default=None, metavar="YYYY-MM-DD", help="'' clears it.")
+@click.option("--version", "expected", type=int, default=None,
+              help="Refuse if the article is no longer at this version (someone edited it meanwhile).")
+@click.option("--note", default="", help="What changed and why (kept with the version).")
+@click.option("--by", "editor", default=None)
+@click.pass_context
+def edit(ctx: click.Context, article_id: int, title: str | None, body_file: Path | None, category: str | None,
+         valid_from: str | None, valid_until: str | None, expected: int | None, note: str, editor: str | None) -> None:
+    """Change an article, as editors do on its page: a new version records who, when and what."""
+    from callcenter.kb import services as kb
+
+    changes: dict[str, Any] = {k: v for k, v in (("title", title), ("category", category), ("valid_from", valid_from),
+                                                  ("valid_until", valid_until)) if v is not None}
+    if body_file is not None:
+        changes["body"] = body_file.read_text(encoding="utf-8")
+    if not changes:
+        raise click.UsageError("nothing to change: give --title, --body-file, --category, --valid-from or "
+                               "--valid-until")
+    db = _db(ctx)
+    try:
+        with db.session() as session:
+            before = kb.get_article(session, article_id).version
+            article = kb.update_article(session, _editor(editor), article_id, expected, note, **changes)
+            after = article.version
+    except kb.KbError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.dispose()
+    click.echo(f"article {article_id}: version {after}" if after != before else f"article {article_id}: no change")
+
+
+@kb_group.command("show")
+@click.argument("article_id", type=int)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def show(ctx: click.Context, article_id: int, as_json: bool) -> None:
+    """One article with its versions (who changed what, when)."""
+    from callcenter.kb import services as kb
+
+    db = _db(ctx)
+    try:
+        with db.session() as session:
+            a = kb.get_article(session, article_id)
+            data = {"id": a.id, "title": a.title, "category": a.category, "status": a.status, "version": a.version,
+                    "valid_from": _iso(a.valid_from), "valid_until": _iso(a.valid_until), "body": a.body,
+                    "versions": [{"version": v.version, "changed_at": _iso(v.changed_at), "changed_by": v.changed_by,
+                                  "status": v.status, "title": v.title, "note": v.note}
+                                 for v in kb.versions(session, article_id)]}
+    except kb.KbError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.dispose()
+    if as_json:
+        print_json(data)
+        return
+    click.echo(f"{data['id']} v{data['version']} [{data['status']}] {data['title']}")
+    click.echo(f"  category: {data['category'] or '-'}  valid: {data['valid_from'] or '-'} .. "
+               f"{data['valid_until'] or '-'}")
+    click.echo(data["body"])
+    click.echo("versions:")
+    for v in data["versions"]:
+        click.echo(f"  v{v['version']:<3} {v['changed_at'][:19]} UTC {v['changed_by']:<16} "
+                   f"{v['status']:<12} {v['note']}")
 
 
 @kb_group.command("search")
