@@ -5,21 +5,23 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from callcenter.errors import Refusal
+
 _hasher = PasswordHasher()
 
 MIN_LENGTH = 8
 
 
-class WeakPassword(ValueError):
+class WeakPassword(Refusal):
     code = 422
 
 
 def check_strength(password: str) -> None:
     """Refuse passwords that are too short or all one kind of character."""
     if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"a password needs at least {MIN_LENGTH} characters")
+        raise WeakPassword("password_too_short", n=MIN_LENGTH)
     if password.isdigit() or password.isalpha():
-        raise WeakPassword("a password needs letters and digits or other characters")
+        raise WeakPassword("password_one_kind")
 
 
 def hash_password(password: str) -> str:

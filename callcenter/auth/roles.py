@@ -25,6 +25,7 @@ class Perm(StrEnum):
     KB_EDIT = "kb_edit"
     USERS = "users"
     RECORDINGS = "recordings"
+    SUPERVISE = "supervise"  # the team leader's view: front-desk on-time closure, orders near or past their limit
     SUBMIT = "submit"  # platforms sending submissions through the API
     SIGNED_IN = "signed_in"  # anyone signed in (sign out, the start page)
 
@@ -34,7 +35,7 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.AGENT: frozenset({*_READ, Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT, Perm.KB_READ,
                            Perm.RECORDINGS}),
     Role.TEAM_LEADER: frozenset({*_READ, Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT,
-                                 Perm.KB_READ, Perm.KB_EDIT, Perm.RECORDINGS}),
+                                 Perm.KB_READ, Perm.KB_EDIT, Perm.RECORDINGS, Perm.SUPERVISE}),
     Role.QUALITY_INSPECTOR: frozenset({*_READ, Perm.ORDER_READ_ALL, Perm.KB_READ, Perm.RECORDINGS}),
     Role.DEPARTMENT: frozenset({*_READ, Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ}),
     Role.ADMIN: frozenset(set(Perm) - {Perm.DESK, Perm.SUBMIT}),

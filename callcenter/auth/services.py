@@ -16,10 +16,11 @@ from sqlalchemy.orm import Session
 from callcenter.auth import passwords
 from callcenter.auth.models import ApiToken, User, UserSession
 from callcenter.auth.roles import PEOPLE, Role
+from callcenter.errors import Refusal, Term, Terms
 from callcenter.store.models import now_utc
 
 
-class AuthError(Exception):
+class AuthError(Refusal):
     """Wrong credentials, locked account, unknown user: the message is safe to show."""
 
     code = 400
@@ -53,7 +54,7 @@ def _validate_role(role: str) -> Role:
     try:
         return Role(role)
     except ValueError:
-        raise AuthError(f"unknown role {role!r}; roles: {', '.join(r.value for r in Role)}") from None
+        raise AuthError("unknown_role", role=role, roles=Terms("role", Role)) from None
 
 
 def create_user(session: Session, username: str, role: str, password: str | None = None, display_name: str = "",
@@ -62,14 +63,14 @@ def create_user(session: Session, username: str, role: str, password: str | None
     r = _validate_role(role)
     username = username.strip()
     if not username or len(username) > 64 or any(ch.isspace() for ch in username):
-        raise AuthError("a username is 1-64 characters without spaces")
+        raise AuthError("bad_username")
     if session.scalar(select(User).where(User.username == username)) is not None:
-        raise AuthError(f"user {username!r} exists")
+        raise AuthError("user_exists", username=username)
     if r == Role.DEPARTMENT and not department:
-        raise AuthError("a department user needs a department")
+        raise AuthError("department_user_needs_department")
     if r in PEOPLE:
         if not password:
-            raise AuthError("a person needs a password")
+            raise AuthError("person_needs_password")
         passwords.check_strength(password)
     user = User(username=username, role=r.value, display_name=display_name or username,
                 password_hash=passwords.hash_password(password) if password else "", agent_id=agent_id or None,
@@ -103,7 +104,7 @@ def set_active(session: Session, username: str, active: bool) -> None:
 def get_user(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise AuthError(f"no user {username!r}")
+        raise AuthError("user_not_found", username=username)
     return user
 
 
@@ -121,12 +122,12 @@ def authenticate(session: Session, username: str, password: str, max_failed: int
     """
     now = now or now_utc()
     user = session.scalar(select(User).where(User.username == username))
-    generic = AuthError("wrong username or password")
+    generic = AuthError("wrong_password")
     if user is None or not user.active or user.role not in PEOPLE:
         passwords.verify_password(passwords.DUMMY_HASH, password)
         raise generic
     if user.locked_until is not None and user.locked_until > now:
-        raise AuthError("too many failed sign-ins: try again later")
+        raise AuthError("locked_out")
     if not passwords.verify_password(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= max_failed:
@@ -141,12 +142,12 @@ def authenticate(session: Session, username: str, password: str, max_failed: int
 
 
 def sign_in(session: Session, username: str, password: str, max_failed: int = 5, lock_seconds: int = 60,
-            now: datetime | None = None) -> tuple[User | None, str]:
+            now: datetime | None = None) -> tuple[User | None, AuthError | None]:
     """:func:`authenticate` without raising, so the caller's transaction commits the failure count."""
     try:
-        return authenticate(session, username, password, max_failed, lock_seconds, now), ""
+        return authenticate(session, username, password, max_failed, lock_seconds, now), None
     except AuthError as exc:
-        return None, str(exc)
+        return None, exc
 
 
 def open_session(session: Session, user: User, hours: float, address: str = "") -> tuple[str, UserSession]:
@@ -187,7 +188,7 @@ def create_token(session: Session, username: str) -> str:
     """A new bearer token for an api_client user; shown once, stored as a digest."""
     user = get_user(session, username)
     if user.role != Role.API_CLIENT:
-        raise AuthError(f"{username!r} is a {user.role}; tokens are for api_client users")
+        raise AuthError("tokens_for_platforms_only", username=username, role=Term("role", user.role))
     token = "cc_" + secrets.token_urlsafe(32)
     session.add(ApiToken(user_id=user.id, token_hash=token_digest(token)))
     return token

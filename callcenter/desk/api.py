@@ -38,19 +38,20 @@ class ApiWeb(WebBase):
         body = json_body(request)
         unknown = set(body) - set(SUBMISSION_FIELDS) - {"attachments"}
         if unknown:
-            raise HttpError(400, f"unknown fields: {', '.join(sorted(unknown))}")
+            raise HttpError(400, "unknown_fields", fields=", ".join(sorted(unknown)),
+                            allowed=", ".join((*SUBMISSION_FIELDS, "attachments")))
         if not str(body.get("content") or "").strip():
-            raise HttpError(422, "content is required")
+            raise HttpError(422, "content_required")
         if not str(body.get("contact") or body.get("caller_number") or "").strip():
-            raise HttpError(422, "contact or caller_number is required")
+            raise HttpError(422, "contact_required")
         uploads = []
         for i, item in enumerate(body.get("attachments") or []):
             if not isinstance(item, dict) or "data" not in item:
-                raise HttpError(400, f"attachments[{i}] needs filename and data (base64)")
+                raise HttpError(400, "attachment_needs_data", i=i)
             try:
                 data = base64.b64decode(str(item["data"]), validate=True)
             except (binascii.Error, ValueError):
-                raise HttpError(400, f"attachments[{i}].data is not base64") from None
+                raise HttpError(400, "attachment_not_base64", i=i) from None
             uploads.append(att.Upload(str(item.get("filename") or "file"), data))
         checked = att.check(uploads, self.desk.settings.workorders)
         directory = Path(self.desk.config.data_path) / "attachments"
@@ -99,10 +100,10 @@ class ApiWeb(WebBase):
         action = str(body.pop("action", ""))
         version = body.pop("version", None)
         if version is not None and not isinstance(version, int):
-            raise HttpError(400, "version must be an integer")
+            raise HttpError(400, "version_not_integer")
         unknown = set(body) - set(ACTION_ARGS)
         if unknown:
-            raise HttpError(400, f"unknown fields: {', '.join(sorted(unknown))} (allowed: {', '.join(ACTION_ARGS)})")
+            raise HttpError(400, "unknown_fields", fields=", ".join(sorted(unknown)), allowed=", ".join(ACTION_ARGS))
 
         def work(session: Any) -> dict[str, Any]:
             o = self.desk.orders.get_for(session, actor, number)
@@ -116,7 +117,7 @@ class ApiWeb(WebBase):
     async def kb(self, request: Any) -> bytes:
         q = arg(request, "q").strip()[:100]
         if not q:
-            raise HttpError(400, "q is required")
+            raise HttpError(400, "q_required")
         limit, today = self.desk.settings.kb.results, self.today()
         hits = await self.desk.db.run_session(lambda s: kb_search(s, q, limit=limit, today=today))
         return send_json(request, [{"id": h.id, "title": h.title, "snippet": h.snippet, "score": h.score}

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from callcenter.errors import Refusal
 from callcenter.workorders.models import WorkOrderAttachment
 from callcenter.workorders.settings import WorkOrderSettings
 
@@ -21,7 +22,7 @@ MAGIC = (
 )
 
 
-class AttachmentRefused(ValueError):
+class AttachmentRefused(Refusal):
     code = 422
 
 
@@ -48,21 +49,26 @@ def safe_name(name: str) -> str:
     return name[:120]
 
 
+def _mb(n: int) -> str:
+    return f"{n / 1048576:.1f}".rstrip("0").rstrip(".")
+
+
 def check(uploads: list[Upload], settings: WorkOrderSettings) -> list[tuple[Upload, str]]:
     """Each upload with its sniffed type; refuses too many, too big, empty or unlisted types."""
     uploads = [u for u in uploads if u.filename or u.data]
     if len(uploads) > settings.max_attachments:
-        raise AttachmentRefused(f"at most {settings.max_attachments} attachments")
+        raise AttachmentRefused("too_many_attachments", n=settings.max_attachments)
     out = []
     for u in uploads:
         if not u.data:
-            raise AttachmentRefused(f"{safe_name(u.filename)}: empty file")
+            raise AttachmentRefused("attachment_empty", name=safe_name(u.filename))
         if len(u.data) > settings.max_attachment_bytes:
-            raise AttachmentRefused(f"{safe_name(u.filename)}: larger than {settings.max_attachment_bytes} bytes")
+            raise AttachmentRefused("attachment_too_big", name=safe_name(u.filename), n=settings.max_attachment_bytes,
+                                    mb=_mb(settings.max_attachment_bytes))
         ctype = sniff(u.data)
         if ctype not in settings.attachment_types:
-            raise AttachmentRefused(f"{safe_name(u.filename)}: type {ctype} is not accepted "
-                                    f"({', '.join(settings.attachment_types)})")
+            raise AttachmentRefused("attachment_type", name=safe_name(u.filename), type=ctype,
+                                    allowed=", ".join(settings.attachment_types))
         out.append((u, ctype))
     return out
 

@@ -13,6 +13,7 @@ import jinja2
 from callcenter.auth.roles import Perm, has
 from callcenter.desk.http import LANG_COOKIE, arg, security_headers, send_json, wants_json
 from callcenter.desk.i18n import Translator, pick_language
+from callcenter.errors import Refusal
 from callcenter.logs import mask_number
 
 if TYPE_CHECKING:
@@ -39,9 +40,16 @@ class WebBase:
         self.departments = desk.settings.workorders.department_codes()
 
     def lang(self, request: Any) -> str:
+        cached = getattr(request, "_cc_lang", None)
+        if cached:
+            return str(cached)
         query = arg(request, "lang") or None
         cookie = (request.getCookie(LANG_COOKIE) or b"").decode("latin-1") or None
-        lang = pick_language(query, cookie, None, self.desk.settings.language)
+        # Platforms (no cookie) may also ask with Accept-Language; browsers keep the hotline's language.
+        accept = (request.getHeader(b"accept-language") or b"").decode("latin-1") \
+            if request.path.startswith(b"/api/") else None
+        lang = pick_language(query, cookie, accept, self.desk.settings.language)
+        request._cc_lang = lang
         if query and query == lang:
             request.addCookie(LANG_COOKIE, lang.encode(), path=b"/", sameSite="lax", max_age=str(365 * 86400))
         return lang
@@ -86,10 +94,13 @@ class WebBase:
         html = environment().get_template(template).render(**self.context(request), **values)
         return html.encode("utf-8")
 
-    def error(self, request: Any, code: int, message: str) -> bytes:
+    def error(self, request: Any, code: int, refusal: Refusal) -> bytes:
+        """The refusal in the reader's language: an error page, or ``{"error": text, "error_id": id}``
+        (``error_id`` is the message id: stable, for programs)."""
+        message = refusal.text(self.lang(request))
         if wants_json(request) or request.path.startswith(b"/api/") or request.method not in (b"GET", b"HEAD"):
             if not wants_json(request) and request.method not in (b"GET", b"HEAD") and \
                     b"text/html" in (request.getHeader(b"accept") or b""):
                 return self.render(request, "error.html", code, status=code, message=message)
-            return send_json(request, {"error": message}, code)
+            return send_json(request, {"error": message, "error_id": refusal.msg_id}, code)
         return self.render(request, "error.html", code, status=code, message=message)

@@ -21,6 +21,7 @@ from twisted.internet import defer
 
 from callcenter.auth import services as auth
 from callcenter.auth.roles import Perm, has
+from callcenter.errors import Refusal, Term
 
 if TYPE_CHECKING:
     from callcenter.desk.plugin import Desk
@@ -55,11 +56,12 @@ class RouteRule:
 ROUTE_RULES: dict[str, RouteRule] = {}
 
 
-class HttpError(Exception):
-    def __init__(self, code: int, message: str) -> None:
-        super().__init__(message)
+class HttpError(Refusal):
+    """A refusal of the web layer with its HTTP status: ``HttpError(404, "no_recording")``."""
+
+    def __init__(self, code: int, msg_id: str, /, **values: Any) -> None:
+        super().__init__(msg_id, **values)
         self.code = code
-        self.message = message
 
 
 def arg(request: Any, name: str, default: str = "") -> str:
@@ -78,13 +80,13 @@ def json_body(request: Any) -> dict[str, Any]:
     """The request's JSON object body, or a 400 saying why not."""
     ctype = (request.getHeader(b"content-type") or b"").decode("latin-1")
     if "json" not in ctype:
-        raise HttpError(415, "send application/json")
+        raise HttpError(415, "send_json")
     try:
         data = json.loads(request.content.read() or b"{}")
     except ValueError as exc:
-        raise HttpError(400, f"invalid JSON: {exc}") from None
+        raise HttpError(400, "invalid_json", detail=str(exc)) from None
     if not isinstance(data, dict):
-        raise HttpError(400, "the JSON body must be an object")
+        raise HttpError(400, "json_not_object")
     return data
 
 
@@ -129,7 +131,7 @@ def check_anon_csrf(request: Any) -> None:
     cookie = (request.getCookie(ANON_CSRF_COOKIE) or b"").decode("latin-1")
     given = arg(request, "_csrf")
     if not cookie or not hmac.compare_digest(cookie, given):
-        raise HttpError(403, "the form expired or was not sent from this site: reload it and try again")
+        raise HttpError(403, "form_expired")
 
 
 def bearer(request: Any) -> str | None:
@@ -172,25 +174,26 @@ async def _guarded(web: Any, request: Any, fn: Handler, perm: str, kind: str, ar
         if perm != PUBLIC:
             actor = await (_token_actor(desk, request) if kind == "token" else _session_actor(desk, request))
             if actor is None:
-                return _unauthenticated(request, kind)
+                return _unauthenticated(web, request, kind)
             if perm != ANY and not has(actor.role, Perm(perm)):
-                raise HttpError(403, f"your role ({actor.role}) may not use this")
+                raise HttpError(403, "role_may_not_use", role=Term("role", actor.role))
             if kind == "session" and request.method not in (b"GET", b"HEAD"):
                 given = arg(request, "_csrf") or (request.getHeader(b"x-csrf-token") or b"").decode("latin-1")
                 if not actor.csrf_token or not hmac.compare_digest(given, actor.csrf_token):
-                    raise HttpError(403, "missing or wrong CSRF token: reload the page")
+                    raise HttpError(403, "csrf")
         request.actor = actor
         return await fn(web, request, *args, **kwargs)
-    except HttpError as exc:
-        return web.error(request, exc.code, exc.message)
+    except Refusal as exc:
+        return web.error(request, exc.code, exc)
     except Exception as exc:
-        code = getattr(exc, "code", None)
-        if isinstance(code, int) and 400 <= code < 500:
-            return web.error(request, code, str(exc))
         from sqlalchemy.orm.exc import StaleDataError
 
         if isinstance(exc, StaleDataError):
-            return web.error(request, 409, "someone else changed this meanwhile: reload and try again")
+            return web.error(request, 409, Refusal("changed_meanwhile"))
+        code = getattr(exc, "code", None)
+        if isinstance(code, int) and 400 <= code < 500:  # e.g. werkzeug's 413 for an oversized upload
+            log.info("%s %s refused: %s", request.method.decode(), request.uri.decode("utf-8", "replace"), exc)
+            return web.error(request, code, Refusal("too_large" if code == 413 else "bad_request"))
         log.exception("%s %s failed", request.method.decode(), request.uri.decode("utf-8", "replace"))
         raise
 
@@ -210,11 +213,11 @@ async def _token_actor(desk: Desk, request: Any) -> auth.Actor | None:
     return await desk.db.run_session(lambda s: auth.token_actor(s, token))
 
 
-def _unauthenticated(request: Any, kind: str) -> bytes:
+def _unauthenticated(web: Any, request: Any, kind: str) -> bytes:
     if kind == "token":
         request.setHeader(b"www-authenticate", b'Bearer realm="callcenter"')
-        return send_json(request, {"error": "authentication required: send Authorization: Bearer <token>"}, 401)
+        return web.error(request, 401, Refusal("token_required"))
     if request.method == b"GET" and not wants_json(request):
         here = request.uri.decode("utf-8", "replace")
         return redirect(request, "/app/login?next=" + quote(here, safe=""), 303)
-    return send_json(request, {"error": "sign in first"}, 401)
+    return web.error(request, 401, Refusal("sign_in_first"))

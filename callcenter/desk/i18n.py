@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from callcenter.errors import Refusal, Term, Terms
+
 LOCALES = Path(__file__).parent / "locales"
 LANGUAGES = ("zh", "en")
 DEFAULT = "zh"
@@ -49,6 +51,29 @@ class Translator:
             text = catalogue(DEFAULT).get(key, key)
         return text.format(**values) if values else text
 
+    def refusal(self, refusal: Refusal, plain: bool = False) -> str:
+        """A refusal's message (``error.<id>``) with its values; names of things (states, actions,
+        roles, fields) in this language, or as the program calls them when ``plain`` (logs, CLI)."""
+        sep = "、" if self.lang == "zh" and not plain else ", "
+
+        def show(value: Any) -> str:
+            if isinstance(value, Term):
+                return value.value if plain else self.term(value)
+            if isinstance(value, Terms):
+                items = [Term(value.kind, v) for v in value.values]
+                return sep.join(show(item) for item in items) or ("-" if plain else self("error.nothing"))
+            return str(value)
+
+        values = {k: show(v) for k, v in refusal.values.items()}
+        text = self.messages.get("error." + refusal.msg_id) or catalogue(DEFAULT).get("error." + refusal.msg_id)
+        if text is None:  # a bug (the catalogue test looks for every id): still say something useful
+            return refusal.msg_id + "".join(f" {k}={v}" for k, v in values.items())
+        return text.format(**values)
+
+    def term(self, term: Term) -> str:
+        """A named thing in this language (its code when the catalogue has no word for it)."""
+        return self.messages.get(f"{term.kind}.{term.value}") or term.value
+
     def name(self, obj: Any) -> str:
         """A configured thing's name in this language (categories and departments have name/name_en)."""
         if obj is None:
@@ -59,9 +84,14 @@ class Translator:
 
 
 def pick_language(query_lang: str | None, cookie_lang: str | None, accept: str | None, default: str) -> str:
-    """``?lang=`` first, then the cookie, then the configured default (Accept-Language is not trusted
-    to mean the hotline's working language)."""
+    """``?lang=`` first, then the cookie, then ``Accept-Language`` when the caller passes it (the API:
+    platforms have no cookie; browsers' Accept-Language is not trusted to mean the hotline's working
+    language, so pages do not pass it), then the configured default."""
     for candidate in (query_lang, cookie_lang):
         if candidate in LANGUAGES:
             return str(candidate)
+    if accept:
+        first = accept.split(",")[0].split(";")[0].strip().lower()
+        if first.split("-")[0] in LANGUAGES:
+            return first.split("-")[0]
     return default if default in LANGUAGES else DEFAULT

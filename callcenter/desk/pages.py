@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from datetime import UTC
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -39,12 +39,14 @@ from callcenter.desk.http import (
     send_json,
     wants_json,
 )
-from callcenter.desk.views import event_view, order_brief
+from callcenter.desk.i18n import Translator
+from callcenter.desk.views import DISPOSITIONS, event_view, order_brief
+from callcenter.errors import Terms
 from callcenter.kb import services as kb
 from callcenter.kb.search import search as kb_search
 from callcenter.store.models import Recording, Voicemail
 from callcenter.workorders import states as st
-from callcenter.workorders.services import EDITABLE, EDITABLE_STATES, SATISFACTION, URGENCIES
+from callcenter.workorders.services import DUE_FILTERS, EDITABLE, EDITABLE_STATES, SATISFACTION, URGENCIES
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,13 @@ ROUTE_RULES["PeopleWeb.static"] = ROUTE_RULES["PeopleWeb.static_branch"] = Route
 def _safe_next(value: str) -> str:
     # Only our own pages: no open redirect to another site.
     return value if value.startswith("/app/") and not value.startswith("//") else "/app/"
+
+
+def _local_date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise HttpError(400, "bad_date", value=value) from None
 
 
 def _asyncio(coro: Any) -> Any:
@@ -83,23 +92,24 @@ class PeopleWeb(WebBase):
     async def login(self, request: Any) -> bytes:
         check_anon_csrf(request)
         if not self.desk.limiter.allow("login:" + client_address(request)):
-            raise HttpError(429, "too many attempts from your address: wait a minute")
+            raise HttpError(429, "too_many_attempts")
         username, password = arg(request, "username").strip(), arg(request, "password")
         s = self.desk.settings
 
-        def work(session: Any) -> tuple[str, str, str]:
+        def work(session: Any) -> tuple[str, str, auth.AuthError | None]:
             # A failure is counted (and the name locked) in this transaction, which must commit.
             user, problem = auth.sign_in(session, username, password, s.max_failed_logins, s.lock_seconds)
             if user is None:
                 return "", "", problem
             token, _row = auth.open_session(session, user, s.session_hours, client_address(request))
-            return token, user.role, ""
+            return token, user.role, None
 
         token, role, problem = await self.desk.db.run_session(work)
-        if problem:
+        if problem is not None:
             t = self.context(request)["_"]
             return self.render(request, "login.html", 401, anon_csrf=anon_csrf(request),
-                               next=_safe_next(arg(request, "next")), message=t("login.failed") + f" ({problem})")
+                               next=_safe_next(arg(request, "next")),
+                               message=t("login.failed") + t("punct.colon") + t.refusal(problem))
         request.addCookie(SESSION_COOKIE, token.encode(), path=b"/", httpOnly=True, sameSite="lax",
                           secure=s.cookie_secure, max_age=str(int(s.session_hours * 3600)))
         request.addCookie(ANON_CSRF_COOKIE, b"", path=b"/", max_age="0")
@@ -134,8 +144,12 @@ class PeopleWeb(WebBase):
         boot = {"agent": self.desk.agent_view(actor.agent_id), "current": current, "csrf": actor.csrf_token,
                 "pause_reasons": [r for r in acd.PAUSE_REASONS if r != acd.WRAP_UP]}
         worklist = await self.desk.db.run_session(self._worklist)
+        t = Translator(self.lang(request))
+        # Codes the page shows from pushes (pause reasons, call outcomes), in the reader's language.
+        labels = {"pause": {r: t(f"pause.{r}") for r in acd.PAUSE_REASONS},
+                  "disposition": {d: t(f"disposition.{d}") for d in DISPOSITIONS}}
         return self.render(request, "desk.html", boot=boot, worklist=worklist, urgencies=URGENCIES,
-                           pause_reasons=boot["pause_reasons"])
+                           pause_reasons=boot["pause_reasons"], labels=labels)
 
     def _worklist(self, session: Any) -> dict[str, Any]:
         wl = self.desk.orders.work_list(session)
@@ -168,17 +182,17 @@ class PeopleWeb(WebBase):
         actor = request.actor
         agent = actor.agent_id
         if not agent:
-            raise HttpError(400, "your user is not linked to an agent (ask an admin to set agent_id)")
+            raise HttpError(400, "not_an_agent_user")
         action, reason = arg(request, "action"), arg(request, "reason").strip()[:64]
         telephony = self.desk.daemon.telephony if self.desk.daemon else None
         if telephony is None:
-            raise HttpError(503, "the telephony connection is not up")
+            raise HttpError(503, "telephony_down")
         config = self.desk.config
         iface = acd.interface_of(agent)
         try:
             queues = config.agent_queues(agent)
         except KeyError:
-            raise HttpError(400, f"agent {agent} is not configured") from None
+            raise HttpError(400, "agent_not_configured", agent=agent) from None
         view = self.desk.agent_view(agent)
         commands: list[Any]
         if action == "login":
@@ -190,19 +204,19 @@ class PeopleWeb(WebBase):
             commands = [acd.UnpauseAgent(agent, iface)]
         elif action == "pause":
             if not reason:
-                raise HttpError(422, "a pause needs a reason")
+                raise HttpError(422, "pause_needs_reason")
             commands = [acd.PauseAgent(agent, iface, reason)]
         elif action == "wrapup":
             commands = [acd.PauseAgent(agent, iface, acd.WRAP_UP)]
         else:
-            raise HttpError(400, "action must be login, logout, ready, pause or wrapup")
+            raise HttpError(400, "bad_agent_action")
         if action in ("ready", "pause", "wrapup") and not view["queues"]:
-            raise HttpError(409, "log in to the queues first")
+            raise HttpError(409, "log_in_first")
         for cmd in commands:
             try:
                 await _asyncio(telephony.execute(cmd))
             except Exception as exc:
-                raise HttpError(502, f"Asterisk refused: {exc}") from None
+                raise HttpError(502, "asterisk_refused", detail=str(exc)) from None
         log.info("agent %s: %s from the desk by %s", agent, action, actor.username)
         return send_json(request, {"ok": True, "action": action})
 
@@ -213,9 +227,9 @@ class PeopleWeb(WebBase):
         actor = request.actor
         state, due, source = arg(request, "state") or None, arg(request, "due") or None, arg(request, "source") or None
         if state and state not in {s.value for s in st.State}:
-            raise HttpError(400, f"unknown state {state!r}")
-        if due and due not in ("overdue", "due_soon", "flagged"):
-            raise HttpError(400, "due must be overdue, due_soon or flagged")
+            raise HttpError(400, "unknown_state", state=state)
+        if due and due not in DUE_FILTERS:
+            raise HttpError(400, "bad_due", allowed=Terms("due", DUE_FILTERS))
 
         def work(session: Any) -> list[dict[str, Any]]:
             rows = self.desk.orders.list_orders(session, actor, state=state, due=due, source=source)
@@ -320,6 +334,24 @@ class PeopleWeb(WebBase):
             return send_json(request, {"number": number, "state": state})
         return redirect(request, f"/app/orders/{quote(number)}?done={quote(action)}")
 
+    @app.route("/orders/<string:number>/link", methods=["POST"])
+    @guard(Perm.ORDER_CREATE)
+    async def order_link(self, request: Any, number: str) -> bytes:
+        """Link a call to an existing order (the caller rang again about it: a possible duplicate)."""
+        actor = request.actor
+        linkedid = arg(request, "linkedid").strip()
+        if not linkedid or len(linkedid) > 64:
+            raise HttpError(422, "linkedid_required")
+
+        def work(session: Any) -> bool:
+            return self.desk.orders.link_call(session, actor, self.desk.orders.get_for(session, actor, number),
+                                              linkedid)
+
+        linked = await self.desk.db.run_session(work)
+        if wants_json(request) or request.getHeader(b"x-csrf-token"):
+            return send_json(request, {"number": number, "linked": linked})
+        return redirect(request, f"/app/orders/{quote(number)}?done=link_call")
+
     @app.route("/orders/<string:number>/take", methods=["POST"])
     @guard(Perm.DESK)
     async def order_take(self, request: Any, number: str) -> bytes:
@@ -356,7 +388,7 @@ class PeopleWeb(WebBase):
     async def voicemail_audio(self, request: Any, vm_id: str) -> Any:
         vm = await self.desk.db.run_session(lambda s: s.get(Voicemail, vm_id))
         if vm is None:
-            raise HttpError(404, "no such voicemail")
+            raise HttpError(404, "voicemail_not_found")
         return self._audio_file(vm.path)
 
     @app.route("/calls/<string:linkedid>/recording", methods=["GET"])
@@ -367,7 +399,7 @@ class PeopleWeb(WebBase):
         path = await self.desk.db.run_session(
             lambda s: s.scalar(select(Recording.path).where(Recording.linkedid == linkedid).limit(1)))
         if path is None:
-            raise HttpError(404, "no recording of that call")
+            raise HttpError(404, "no_recording")
         return self._audio_file(path)
 
     @staticmethod
@@ -376,7 +408,7 @@ class PeopleWeb(WebBase):
         for p in candidates:
             if os.path.isfile(p):
                 return File(p, defaultType="audio/wav")
-        raise HttpError(404, "the audio file is missing")
+        raise HttpError(404, "audio_missing")
 
     @app.route("/attachments/<int:att_id>", methods=["GET"])
     @guard(Perm.ORDER_READ)
@@ -388,7 +420,7 @@ class PeopleWeb(WebBase):
         def work(session: Any) -> Any:
             att = session.get(WorkOrderAttachment, att_id)
             if att is None or not self.desk.orders.can_read(actor, session.get(WorkOrder, att.order_id)):
-                raise HttpError(404, "no such attachment")
+                raise HttpError(404, "no_attachment")
             return att
 
         att = await self.desk.db.run_session(work)
@@ -396,6 +428,39 @@ class PeopleWeb(WebBase):
         request.setHeader(b"content-disposition", f"attachment; filename*=UTF-8''{quote(att.filename)}".encode())
         request.setHeader(b"content-type", att.content_type.encode())
         return path.read_bytes()
+
+    # ---- the team leader's view -----------------------------------------------------------------------
+    @app.route("/supervisor", methods=["GET"])
+    @guard(Perm.SUPERVISE)
+    async def supervisor(self, request: Any) -> bytes:
+        """Front-desk on-time closure (today, this week, this month, or ?since=&until= local dates,
+        both included) and the open orders near or past their limit: the figures of ``callcenter
+        order kpi`` and ``order list --due flagged``, from the same services."""
+        actor, svc, zone = request.actor, self.desk.orders, self.zone
+        today = datetime.now(zone).date()
+        windows = [("today", today, today), ("week", today - timedelta(days=today.weekday()), today),
+                   ("month", today.replace(day=1), today)]
+        since_arg, until_arg = arg(request, "since").strip(), arg(request, "until").strip()
+        if since_arg or until_arg:
+            windows.append(("range", _local_date(since_arg or until_arg), _local_date(until_arg or since_arg)))
+
+        def start(day: date) -> datetime:  # local midnight as naive UTC, like the database
+            return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+        def work(session: Any) -> dict[str, Any]:
+            kpi = [{"window": name, "since": first.isoformat(), "until": last.isoformat(),
+                    **svc.front_desk_on_time(session, start(first), start(last + timedelta(days=1)))}
+                   for name, first, last in windows]
+            flagged = [{**order_brief(o, mask=True), "due": svc.due(o), "agent": o.agent,
+                        "handling_mode": o.handling_mode}
+                       for o in svc.list_orders(session, actor, due="flagged", limit=500)]
+            return {"kpi": kpi, "flagged": flagged,
+                    "counts": {d: sum(1 for o in flagged if o["due"] == d) for d in ("overdue", "due_soon")}}
+
+        data = await self.desk.db.run_session(work)
+        if wants_json(request):
+            return send_json(request, data)
+        return self.render(request, "supervisor.html", **data, since=since_arg, until=until_arg)
 
     # ---- knowledge base --------------------------------------------------------------------------------
     @app.route("/kb", methods=["GET"])
@@ -500,7 +565,7 @@ class PeopleWeb(WebBase):
     @guard(Perm.USERS)
     async def users_active(self, request: Any, username: str) -> bytes:
         if username == request.actor.username:
-            raise HttpError(409, "you cannot deactivate yourself")
+            raise HttpError(409, "cannot_deactivate_self")
         active = arg(request, "active") == "1"
         await self.desk.db.run_session(lambda s: auth.set_active(s, username, active))
         return redirect(request, "/app/admin/users")

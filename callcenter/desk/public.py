@@ -57,7 +57,7 @@ class PublicWeb(WebBase):
     async def submit(self, request: Any) -> bytes:
         check_anon_csrf(request)
         if not self.desk.limiter.allow("submit:" + client_address(request)):
-            raise HttpError(429, "too many submissions from your address: wait a minute")
+            raise HttpError(429, "too_many_submissions")
         values = {k: arg(request, k).strip() for k in FIELDS}
         t = self.context(request)["_"]
         settings = self.desk.settings.workorders
@@ -71,7 +71,7 @@ class PublicWeb(WebBase):
             try:
                 checked = att.check(_uploads(request, self.desk.settings.max_body_bytes), settings)
             except att.AttachmentRefused as exc:
-                problem = str(exc)
+                problem = t.refusal(exc)
         if problem:
             return self.render(request, "submit.html", 422, anon_csrf=anon_csrf(request), values=values,
                                message=problem, limits=settings)

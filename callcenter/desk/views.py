@@ -8,6 +8,10 @@ from callcenter.logs import mask_number
 from callcenter.store.models import epoch
 from callcenter.workorders.models import WorkOrder, WorkOrderEvent
 
+# Outcomes of a call (callcenter.calls.recorder) the screen-pop lists among a caller's earlier calls.
+DISPOSITIONS = ("in-progress", "queued", "answered", "transferred", "transferred-out", "voicemail", "abandoned",
+                "timeout", "exit-empty", "exit-with-key", "full", "left", "ivr-only")
+
 
 def order_brief(o: WorkOrder, mask: bool = False) -> dict[str, Any]:
     return {

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from callcenter.auth.roles import Perm, has
 from callcenter.auth.services import Actor
+from callcenter.errors import Refusal, Term
 from callcenter.kb.models import Article, ArticleVersion, Posting
 from callcenter.kb.segment import term_counts
 from callcenter.store.models import now_utc
@@ -21,7 +22,7 @@ from callcenter.store.models import now_utc
 STATUSES = ("draft", "published", "unpublished")
 
 
-class KbError(Exception):
+class KbError(Refusal):
     code = 400
 
 
@@ -33,9 +34,13 @@ class KbForbidden(KbError):
     code = 403
 
 
+class KbConflict(KbError):
+    code = 409
+
+
 def _check_editor(actor: Actor) -> None:
     if not has(actor.role, Perm.KB_EDIT):
-        raise KbForbidden(f"role {actor.role!r} may not edit the knowledge base")
+        raise KbForbidden("kb_may_not_edit", role=Term("role", actor.role))
 
 
 def _date(value: Any) -> date | None:
@@ -46,7 +51,7 @@ def _date(value: Any) -> date | None:
     try:
         return date.fromisoformat(str(value))
     except ValueError:
-        raise KbError(f"not a date (YYYY-MM-DD): {value!r}") from None
+        raise KbError("bad_date", value=value) from None
 
 
 def index_article(session: Session, article: Article) -> None:
@@ -70,11 +75,11 @@ def _snapshot(session: Session, article: Article, actor: Actor, note: str) -> Ar
 
 def _validate(title: str, body: str, valid_from: date | None, valid_until: date | None) -> None:
     if not title.strip():
-        raise KbError("an article needs a title")
+        raise KbError("kb_needs_title")
     if len(title) > 200:
-        raise KbError("a title is at most 200 characters")
+        raise KbError("kb_title_too_long", n=200)
     if valid_from and valid_until and valid_until < valid_from:
-        raise KbError("valid_until is before valid_from")
+        raise KbError("kb_validity_reversed")
 
 
 def create_article(session: Session, actor: Actor, title: str, body: str, category: str = "",
@@ -97,7 +102,7 @@ def create_article(session: Session, actor: Actor, title: str, body: str, catego
 def get_article(session: Session, article_id: int, actor: Actor | None = None) -> Article:
     article = session.get(Article, article_id)
     if article is None or (actor is not None and not has(actor.role, Perm.KB_EDIT) and article.status != "published"):
-        raise KbNotFound(f"no article {article_id}")
+        raise KbNotFound("kb_not_found", id=article_id)
     return article
 
 
@@ -107,7 +112,7 @@ def update_article(session: Session, actor: Actor, article_id: int, expected_ver
     _check_editor(actor)
     article = get_article(session, article_id)
     if expected_version is not None and expected_version != article.version:
-        raise KbError(f"article {article_id} changed meanwhile (version {article.version}): reload it")
+        raise KbConflict("kb_changed", id=article_id, version=article.version)
     fields = {k: v for k, v in changes.items() if k in ("title", "body", "category", "valid_from", "valid_until")}
     for key in ("valid_from", "valid_until"):
         if key in fields:
@@ -131,7 +136,7 @@ def set_status(session: Session, actor: Actor, article_id: int, status: str) -> 
     """Publish or unpublish (a new version records who did it and when)."""
     _check_editor(actor)
     if status not in ("published", "unpublished"):
-        raise KbError("status must be published or unpublished")
+        raise KbError("kb_bad_status")
     article = get_article(session, article_id)
     if article.status == status:
         return article

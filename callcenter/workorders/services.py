@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from callcenter.auth.roles import Perm, has
 from callcenter.auth.services import Actor
 from callcenter.calendars import CalendarFiles, WorkingDays
+from callcenter.errors import Term, Terms
 from callcenter.store.models import Call, Recording, Voicemail, now_utc
 from callcenter.workorders import states as st
 from callcenter.workorders.deadlines import WorkCalendar, due_status, limit_for
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 SOURCES = ("call", "voicemail", "online", "api")
 URGENCIES = ("normal", "urgent", "very_urgent")
 SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied", "unreachable")
+# Deadline filters of the order lists.
+DUE_FILTERS = ("flagged", "due_soon", "overdue")
 # Fields a person or platform may set, with their longest length.
 EDITABLE: dict[str, int] = {
     "caller_number": 64, "caller_name": 128, "contact": 128, "district": 64, "address": 256, "category": 64,
@@ -88,22 +91,22 @@ class Services:
         out: dict[str, str] = {}
         for name, value in fields.items():
             if name not in EDITABLE:
-                raise st.WorkOrderError(f"unknown field {name!r}; fields: {', '.join(EDITABLE)}")
+                raise st.WorkOrderError("unknown_field", name=name, fields=Terms("field", EDITABLE))
             text = "" if value is None else str(value).strip()
             if len(text) > EDITABLE[name]:
-                raise st.WorkOrderError(f"{name} is longer than {EDITABLE[name]} characters")
+                raise st.WorkOrderError("too_long", field=Term("field", name), n=EDITABLE[name])
             out[name] = text
         if out.get("category") and out["category"] not in self.settings.category_codes():
-            raise st.WorkOrderError(f"unknown category {out['category']!r}")
+            raise st.WorkOrderError("unknown_category", code=out["category"])
         if "urgency" in out and out["urgency"] not in URGENCIES:
-            raise st.WorkOrderError(f"urgency must be one of {', '.join(URGENCIES)}")
+            raise st.WorkOrderError("bad_urgency", allowed=Terms("urgency", URGENCIES))
         if "urgency" in out and not out["urgency"]:
             out["urgency"] = "normal"
         return out
 
     def _department(self, code: str) -> str:
         if code not in self.settings.department_codes():
-            raise st.WorkOrderError(f"unknown department {code!r}")
+            raise st.WorkOrderError("unknown_department", code=code)
         return code
 
     # ---- reading -------------------------------------------------------------------------------------
@@ -111,7 +114,7 @@ class Services:
     def get(session: Session, number: str) -> WorkOrder:
         order = session.scalar(select(WorkOrder).where(WorkOrder.number == number))
         if order is None:
-            raise NotFound(f"no work order {number!r}")
+            raise NotFound("order_not_found", number=number)
         return order
 
     @staticmethod
@@ -127,7 +130,7 @@ class Services:
         """The order if ``actor`` may see it; an order they may not see looks like one that does not exist."""
         order = self.get(session, number)
         if not self.can_read(actor, order):
-            raise NotFound(f"no work order {number!r}")
+            raise NotFound("order_not_found", number=number)
         return order
 
     @staticmethod
@@ -188,7 +191,7 @@ class Services:
             elif due == "flagged":
                 stmt = stmt.where(WorkOrder.deadline_at <= now + timedelta(hours=self.settings.warn_before_hours))
             else:
-                raise st.WorkOrderError("due must be overdue, due_soon or flagged")
+                raise st.WorkOrderError("bad_due", allowed=Terms("due", DUE_FILTERS))
             stmt = stmt.order_by(None).order_by(WorkOrder.deadline_at)
         return list(session.scalars(stmt))
 
@@ -240,9 +243,9 @@ class Services:
                linkedid: str | None = None, voicemail_id: str | None = None, register: bool = False) -> WorkOrder:
         """A new order in state ``created`` (and ``registered`` at once when ``register``)."""
         if source not in SOURCES:
-            raise st.WorkOrderError(f"source must be one of {', '.join(SOURCES)}")
+            raise st.WorkOrderError("bad_source", allowed=Terms("source", SOURCES))
         if not has(actor.role, Perm.ORDER_CREATE) and not has(actor.role, Perm.SUBMIT) and actor.role != "public":
-            raise st.Forbidden(f"role {actor.role!r} may not create orders")
+            raise st.Forbidden("role_may_not_create", role=Term("role", actor.role))
         clean = self.clean_fields(fields)
         now = self.clock()
         # The number first: on SQLite this takes the write lock before anything is read.
@@ -268,7 +271,7 @@ class Services:
              expected_version: int | None = None) -> dict[str, list[str]]:
         """Change request details (front desk, before the order is handed on); returns what changed."""
         if not has(actor.role, Perm.ORDER_CREATE):
-            raise st.Forbidden(f"role {actor.role!r} may not edit orders")
+            raise st.Forbidden("role_may_not_edit", role=Term("role", actor.role))
         if st.State(order.state) not in EDITABLE_STATES:
             raise st.IllegalTransition(st.State(order.state), "edit")
         self._check_version(order, expected_version)
@@ -286,8 +289,7 @@ class Services:
     @staticmethod
     def _check_version(order: WorkOrder, expected: int | None) -> None:
         if expected is not None and expected != order.version:
-            raise Conflict(f"order {order.number} was changed by someone else (version {order.version}, "
-                           f"you had {expected}): reload it")
+            raise Conflict("order_changed", number=order.number, version=order.version, had=expected)
 
     def act(self, session: Session, actor: Actor, order: WorkOrder, action: st.Action | str,
             args: dict[str, Any], expected_version: int | None = None) -> WorkOrder:
@@ -303,7 +305,8 @@ class Services:
         if action == st.Action.REGISTER:
             for name in ("category", "content"):
                 if not getattr(order, name):
-                    raise st.MissingField(f"register needs {name}")
+                    raise st.MissingField("missing_fields", action=Term("action", "register"),
+                                          fields=Terms("field", [name]))
             order.registered_at = now
             if order.agent is None and has(actor.role, Perm.DESK):
                 order.agent = actor.agent_id or actor.username
@@ -329,12 +332,12 @@ class Services:
             order.result = str(args["result"])
         if action == st.Action.FOLLOW_UP:
             if args["satisfaction"] not in SATISFACTION:
-                raise st.WorkOrderError(f"satisfaction must be one of {', '.join(SATISFACTION)}")
+                raise st.WorkOrderError("bad_satisfaction", allowed=Terms("satisfaction", SATISFACTION))
             order.satisfaction = str(args["satisfaction"])
         if action == st.Action.MERGE:
             target = self.get(session, str(args["target"]))
             if target.id == order.id or st.State(target.state) in (st.State.MERGED, st.State.DISCARDED):
-                raise st.WorkOrderError(f"cannot merge into {target.number} ({target.state})")
+                raise st.WorkOrderError("cannot_merge_into", number=target.number, state=Term("state", target.state))
             order.merged_into = target.number
             for link in session.scalars(select(WorkOrderCall).where(WorkOrderCall.order_id == order.id)):
                 if session.scalar(select(WorkOrderCall).where(WorkOrderCall.order_id == target.id,
@@ -400,13 +403,13 @@ class Services:
     def take_submission(self, session: Session, actor: Actor, order: WorkOrder) -> WorkOrder:
         """An agent takes an unassigned created order (online/API submission) from the work list."""
         if not has(actor.role, Perm.DESK):
-            raise st.Forbidden("only agents take orders from the work list")
+            raise st.Forbidden("only_agents_take")
         me = actor.agent_id or actor.username
         taken = session.execute(update(WorkOrder).where(
             WorkOrder.id == order.id, WorkOrder.agent.is_(None), WorkOrder.state == st.State.CREATED.value,
         ).values(agent=me, version=WorkOrder.version + 1, updated_at=self.clock())).rowcount
         if taken != 1:
-            raise Conflict(f"order {order.number} was already taken")
+            raise Conflict("order_taken", number=order.number)
         session.refresh(order)
         self._event(session, order, actor, "take", order.state, {"agent": me})
         return order
@@ -414,14 +417,14 @@ class Services:
     def take_voicemail(self, session: Session, actor: Actor, voicemail_id: str) -> WorkOrder:
         """An agent takes a voicemail: it becomes a created order assigned to them, linked to its call."""
         if not has(actor.role, Perm.DESK):
-            raise st.Forbidden("only agents take voicemails from the work list")
+            raise st.Forbidden("only_agents_take")
         vm = session.get(Voicemail, voicemail_id)
         if vm is None:
-            raise NotFound(f"no voicemail {voicemail_id!r}")
+            raise NotFound("voicemail_not_found")
         taken = session.execute(update(Voicemail).where(Voicemail.id == voicemail_id, Voicemail.status == "new")
                                 .values(status="taken")).rowcount
         if taken != 1:
-            raise Conflict("this voicemail was already taken")
+            raise Conflict("voicemail_taken")
         order = self.create(session, actor, "voicemail",
                             {"caller_number": vm.caller_number, "caller_name": vm.caller_name,
                              "hotline": vm.hotline or ""}, linkedid=vm.linkedid, voicemail_id=vm.id)

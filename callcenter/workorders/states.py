@@ -19,6 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from callcenter.errors import Refusal, Term, Terms
+
 
 class State(StrEnum):
     CREATED = "created"
@@ -105,7 +107,7 @@ OPEN_STATES = frozenset(set(State) - TERMINAL - {S.CLOSED})
 AT_DEPARTMENT = frozenset({S.DISPATCHED, S.ACCEPTED})
 
 
-class WorkOrderError(Exception):
+class WorkOrderError(Refusal):
     """A request about a work order that cannot be carried out; ``code`` maps to an HTTP status."""
 
     code = 400
@@ -117,8 +119,13 @@ class IllegalTransition(WorkOrderError):
     code = 409
 
     def __init__(self, state: State, action: str) -> None:
-        allowed = ", ".join(sorted(a.value for a in allowed_actions(state))) or "none (final state)"
-        super().__init__(f"cannot {action} an order that is {state.value}; allowed from {state.value}: {allowed}")
+        allowed = allowed_actions(state)
+        if allowed:
+            super().__init__("illegal_transition", action=Term("action", action), state=Term("state", state.value),
+                             allowed=Terms("action", (a.value for a in allowed)))
+        else:
+            super().__init__("illegal_transition_final", action=Term("action", action),
+                             state=Term("state", state.value))
         self.state, self.action = state, action
 
 
@@ -146,16 +153,17 @@ def transition(state: State | str, action: Action | str, role: str, args: dict[s
     try:
         action = Action(action)
     except ValueError:
-        raise WorkOrderError(f"unknown action {action!r}; actions: {', '.join(a.value for a in Action)}") from None
+        raise WorkOrderError("unknown_action", action=action, actions=Terms("action", Action)) from None
     t = TRANSITIONS.get((state, action))
     if t is None:
         raise IllegalTransition(state, action.value)
     if role not in t.roles:
-        raise Forbidden(f"role {role!r} may not {action.value} (allowed: {', '.join(sorted(t.roles))})")
+        raise Forbidden("role_may_not_act", role=Term("role", role), action=Term("action", action.value),
+                        roles=Terms("role", sorted(t.roles)))
     if t.own_department and role != ADMIN and not same_department:
-        raise Forbidden(f"only the order's department may {action.value} it")
+        raise Forbidden("own_department_only", action=Term("action", action.value))
     args = args or {}
     missing = [name for name in t.requires if not str(args.get(name) or "").strip()]
     if missing:
-        raise MissingField(f"{action.value} needs {', '.join(missing)}")
+        raise MissingField("missing_fields", action=Term("action", action.value), fields=Terms("field", missing))
     return t

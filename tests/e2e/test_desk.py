@@ -8,9 +8,11 @@ and API route refuses strangers and wrong roles; online submissions and voicemai
 from __future__ import annotations
 
 import base64
+import html
+import json
 import re
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from callcenter.store.models import AgentPause, AgentSession
+from callcenter.store.models import AgentPause, AgentSession, Call
 from callcenter.workorders.models import WorkOrder, WorkOrderCall
 from tests.harness import ivr
 from tests.harness.checks import wait_call_ended
@@ -61,6 +63,20 @@ def test_call_screen_pop_order_dispatch_return_redispatch(desk: Stack, browser: 
     s.cli("kb", "import", str(KB_FIXTURE), "--publish")
     s.agent_phone("1001", ring_ms=3000, talk_ms=30000)
     s.wait_agent_reachable("1001")
+    base = f"http://127.0.0.1:{s.ports.web}"
+    # the caller has rung before: an abandoned call an hour ago, and an order still open from another day
+    earlier_call = f"e2e-earlier-{int(s.t0 * 1000)}"
+    s.query(lambda db: db.add(Call(linkedid=earlier_call, started_at=_utc(s.t0 - 3600), ended_at=_utc(s.t0 - 3580),
+                                   caller_number="13912345678", did="12345", hotline="12345",
+                                   disposition="abandoned")))
+    colleague = WebClient(base)
+    assert colleague.login("agent1002") == 303
+    code, body = colleague.json("POST", "/app/orders", headers={"X-CSRF-Token": colleague.csrf}, form={
+        "_csrf": colleague.csrf, "caller_number": "13912345678", "category": "housing.fund",
+        "title": "公积金账户余额查询", "content": "市民询问公积金账户余额，要求中心回电。"})
+    assert code == 201, body
+    earlier = body["number"]
+
     page = browser_login(browser, s, "agent1001")
     assert page.url.endswith("/app/desk")
     page.wait_for_selector("body[data-stream=open]")
@@ -93,6 +109,15 @@ def test_call_screen_pop_order_dispatch_return_redispatch(desk: Stack, browser: 
         assert linkedid
         page.wait_for_function("document.getElementById('pop-phase').textContent === '已接通'", timeout=20000)
         assert _live_agent(s, "1001")["state"] == "talking"
+        # the caller's earlier calls and orders; the open order is offered as a possible duplicate
+        page.wait_for_selector(f"#pop-orders a:text('{earlier}')")
+        assert "放弃" in page.inner_text(f'#pop-calls li[data-linkedid="{earlier_call}"]')
+        assert page.is_visible("#dups")
+        dup = page.locator(f'#dups-list li[data-number="{earlier}"]')
+        # the caller is asking about it again: link this call to it (the order itself is new, below)
+        dup.locator("button.link-call").click()
+        dup.locator(".linked").wait_for()
+        assert dup.inner_text().endswith("已关联本次来电")
 
         # while talking: search the knowledge base, fill and save the order
         page.fill("#kb-q", "公积金提取")
@@ -122,15 +147,30 @@ def test_call_screen_pop_order_dispatch_return_redispatch(desk: Stack, browser: 
     page.wait_for_function("document.getElementById('agent-state').dataset.state === 'paused'")
     page.click("#btn-ready")
     wait_for(lambda: _live_agent(s, "1001")["state"] == "ready", 10, what="agent ready again")
-    wait_for(lambda: ("wrap-up", True) in s.query(lambda db: [(p.reason, p.ended_at is not None) for p in db.scalars(
-        select(AgentPause).where(AgentPause.agent == "1001", AgentPause.started_at >= _utc(s.t0)))]),
-        10, what="the wrap-up pause recorded and closed")
+    # a pause with a reason, from the page
+    page.select_option("#pause-reason", "meal")
+    page.click("#btn-pause")
+    wait_for(lambda: _live_agent(s, "1001")["pause_reason"] == "meal", 10, what="paused for a meal")
+    page.wait_for_function("document.getElementById('agent-reason').textContent === '(用餐)'")
+    page.click("#btn-ready")
+    wait_for(lambda: _live_agent(s, "1001")["state"] == "ready", 10, what="agent ready after the meal")
+    wait_for(lambda: {("wrap-up", True), ("meal", True)} <= set(s.query(lambda db: [
+        (p.reason, p.ended_at is not None) for p in db.scalars(
+            select(AgentPause).where(AgentPause.agent == "1001", AgentPause.started_at >= _utc(s.t0)))])),
+        10, what="the wrap-up and meal pauses recorded and closed")
 
     # the order: registered, linked to the call, dispatched to the fund centre
     page.click("#saved-order")
     page.wait_for_selector("#order-state")
     assert page.get_attribute("#order-state", "data-state") == "registered"
     assert page.locator("#order-calls li").count() == 1
+    # the call's recording plays from the order
+    recording = page.locator(f'#order-calls a[href="/app/calls/{linkedid}/recording"]')
+    assert recording.count() == 1
+    audio = page.request.get(base + f"/app/calls/{linkedid}/recording")
+    assert audio.status == 200 and audio.headers["content-type"].startswith("audio/") and len(audio.body()) > 8000
+    # the order from the caller's earlier request is listed as a possible duplicate here too
+    assert page.locator(f"#order-dups a:text('{earlier}')").count() == 1
     page.select_option("#act-dispatch-department", "fund")
     page.click("#act-dispatch-go")
     page.wait_for_selector("#done")
@@ -141,10 +181,27 @@ def test_call_screen_pop_order_dispatch_return_redispatch(desk: Stack, browser: 
     assert dept.url.endswith("/app/orders")
     assert dept.locator(f"#orders-table a:text('{number}')").count() == 1
     dept.click(f"#orders-table a:text('{number}')")
+    stale = dept.context.new_page()  # the same order in a second tab, still showing "accept"
+    stale.goto(dept.url)
     dept.fill("#act-return-reason", "不属于本中心职责，应由住建局办理")
     dept.click("#act-return-go")
     dept.wait_for_selector("#done")
     assert dept.get_attribute("#order-state", "data-state") == "returned"
+    # accepting from the stale tab is refused, in Chinese, naming what is possible; nothing changes
+    stale.click("#act-accept-go")
+    stale.wait_for_selector("#error-message")
+    assert stale.inner_text("#error-message") == "工单当前为“已回退”，不能“签收”；现在可以：重新交办"
+    # the same refusal in English with ?lang=en (page and JSON), for the same person
+    fund = WebClient(base)
+    assert fund.login("fund1") == 303
+    code, _h, raw = fund.request("POST", f"/app/orders/{number}/act?lang=en", headers={"Accept": "text/html"},
+                                 form={"_csrf": fund.csrf, "action": "accept"})
+    shown_en = re.search(r'id="error-message">([^<]*)<', raw.decode())
+    assert code == 409 and shown_en, raw[:2000]
+    assert html.unescape(shown_en.group(1)) == (
+        'the order is returned: "Accept" is not possible now; possible: Redispatch')
+    code, body = fund.json("POST", f"/app/orders/{number}/act?lang=en", form={"_csrf": fund.csrf, "action": "accept"})
+    assert (code, body["error_id"]) == (409, "illegal_transition") and body["error"].startswith("the order is")
     # the department may need to call the citizen back: it sees the number
     assert dept.inner_text("#o-caller-number") == "13912345678"
 
@@ -181,6 +238,18 @@ def test_call_screen_pop_order_dispatch_return_redispatch(desk: Stack, browser: 
         WorkOrderCall.order_id == stored.id))) == linkedid
     sessions = s.query(lambda db: list(db.scalars(select(AgentSession).where(AgentSession.agent == "1001"))))
     assert sessions, "logging in from the desk was recorded as an agent session"
+
+    # the earlier order was the same request: merge it into the new one from its page
+    page.goto(f"{base}/app/orders/{earlier}")
+    assert page.locator("#order-calls li").count() == 1  # the call linked from the screen-pop
+    page.click(f"#merge-into-{number}")
+    page.wait_for_selector("#done")
+    assert page.get_attribute("#order-state", "data-state") == "merged"
+    rows = page.locator("#history tr.event")
+    assert [rows.nth(i).get_attribute("data-action") for i in range(rows.count())] == [
+        "create", "register", "link_call", "merge"]
+    last = s.cli_json("order", "show", number)["history"][-1]
+    assert (last["action"], last["detail"], last["actor"]) == ("merged_from", {"order": earlier}, "agent1001")
     page.context.close()
     dept.context.close()
 
@@ -267,7 +336,8 @@ def test_every_route_refuses_strangers_and_wrong_roles(desk: Stack) -> None:
     code, _h, _ = agent.request("GET", "/api/v1/orders")
     assert code == 401
     code, _h, body = agent.request("POST", "/app/orders", form={"content": "x", "category": "other"})
-    assert code == 403 and b"CSRF" in body
+    assert code == 403 and json.loads(body) == {"error": "页面已过期（安全校验未通过），请刷新页面后重试",
+                                                "error_id": "csrf"}
     code, _h, _ = agent.request("POST", "/app/logout", form={})
     assert code == 403
 
@@ -275,6 +345,12 @@ def test_every_route_refuses_strangers_and_wrong_roles(desk: Stack) -> None:
     guesser = WebClient(base)
     assert [guesser.login("lockme", "wrong-guess-1") for _ in range(5)] == [401] * 5
     assert guesser.login("lockme") == 401
+    _c, _h, form = guesser.request("GET", "/app/login")
+    token_match = re.search(rb'name="_csrf" value="([^"]+)"', form)
+    assert token_match
+    code, _h, body = guesser.request("POST", "/app/login", {"_csrf": token_match.group(1).decode(),
+                                                           "username": "lockme", "password": "whatever-1"})
+    assert code == 401 and "登录失败：登录失败次数过多，请稍后再试" in body.decode()
     assert guesser.login("platform", "") == 401  # platforms never sign in with a password
 
     # platforms: a token of an api_client reaches only the API, and only what its role allows
@@ -309,7 +385,7 @@ def test_online_submission_api_and_voicemail_reach_the_work_list(desk: Stack, br
     citizen.fill("input[name=address]", "盘龙区北京路100号")
     citizen.set_input_files("input[name=attachments]", str(bad))
     citizen.click("#submit-go")
-    assert "not accepted" in citizen.inner_text("#submit-error")
+    assert citizen.inner_text("#submit-error").startswith("“photo.png”的文件类型（application/octet-stream）不被接受")
     good = tmp_path / "lamp.png"
     good.write_bytes(PNG)
     citizen.set_input_files("input[name=attachments]", str(good))
@@ -325,7 +401,10 @@ def test_online_submission_api_and_voicemail_reach_the_work_list(desk: Stack, br
     assert code == 201, body
     api_number = body["number"]
     assert s.http("/api/v1/submissions", token=token, method="POST", body={"contact": "1"}) == (
-        422, {"error": "content is required"})
+        422, {"error": "请提供诉求内容（content）", "error_id": "content_required"})
+    assert s.http("/api/v1/submissions", token=token, method="POST", body={"contact": "1"},
+                  headers={"Accept-Language": "en"}) == (422, {"error": "content is required",
+                                                             "error_id": "content_required"})
     code, body = s.http("/api/v1/submissions", token=token, method="POST", body={"content": "x", "contact": "1",
                                                                                "colour": "red"})
     assert code == 400 and "colour" in body["error"]
@@ -395,6 +474,38 @@ def test_editor_pages_admin_pages_and_english(desk: Stack, browser: Any) -> None
     # agents cannot edit
     code, _h, _b = agent.request("GET", article_url.replace(base, "") + "/edit")
     assert code == 403
+
+    def found() -> bool:
+        code, hits = agent.json("GET", "/app/kb/search.json?q=" + quote("充电桩安装"))
+        assert code == 200
+        return "新能源汽车充电桩安装咨询" in [h["title"] for h in hits]
+
+    # unpublished, agents no longer find it; published again, they do
+    editor.goto(article_url)
+    editor.click("#kb-unpublish")
+    editor.wait_for_selector("#kb-publish")
+    assert not found()
+    editor.click("#kb-publish")
+    editor.wait_for_selector("#kb-unpublish")
+    assert found()
+    # validity dates: expired yesterday (the hotline's date), it is not offered any more
+    yesterday = (datetime.now(ZoneInfo(s.config.timezone)).date() - timedelta(days=1)).isoformat()
+    editor.goto(article_url + "/edit")
+    editor.fill("#kb-edit-form input[name=valid_until]", yesterday)
+    editor.fill("#kb-edit-form input[name=note]", "政策到期")
+    editor.click("#kb-edit-form button[type=submit]")
+    editor.wait_for_selector("#kb-title")
+    assert not found()
+    # editors' other tool: the CLI extends it, and the versions tell who did what
+    article_id = article_url.rsplit("/", 1)[1]
+    s.cli("kb", "edit", article_id, "--valid-until", "", "--note", "政策延续", "--by", "leader")
+    assert found()
+    shown = s.cli_json("kb", "show", article_id)
+    assert shown["valid_until"] is None and shown["status"] == "published"
+    assert [(v["note"], v["changed_by"]) for v in shown["versions"]][:3] == [
+        ("政策延续", "leader"), ("政策到期", "leader"), ("published", "leader")]
+    editor.reload()
+    assert "政策延续" in editor.inner_text("table")
     editor.context.close()
 
     # an admin adds a user on the page; the new user signs in; a weak password is refused with a reason
@@ -407,7 +518,7 @@ def test_editor_pages_admin_pages_and_english(desk: Stack, browser: Any) -> None
     assert WebClient(base).login("newagent", "Brand-New-Pass-1") == 303
     code, _h, body = admin.request("POST", "/app/admin/users", headers={"Accept": "application/json"}, form={
         "_csrf": admin.csrf, "username": "weak", "role": "agent", "password": "123"})
-    assert code == 422 and b"at least" in body
+    assert code == 422 and json.loads(body)["error"] == "密码至少需要8个字符"
     users = s.cli_json("user", "list")
     assert {"username": "newagent", "role": "agent", "agent_id": "1003"}.items() <= next(
         u for u in users if u["username"] == "newagent").items()
@@ -437,25 +548,91 @@ def test_platform_moves_its_departments_orders_through_the_api(desk: Stack) -> N
     assert (code, body["state"]) == (200, "dispatched"), body
     code, order = s.http(f"/api/v1/orders/{number}", token=token)
     assert code == 200 and order["state"] == "dispatched" and order["department"] == "fund"
-    # illegal moves are refused with the reason, nothing changes
-    code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",
-                        body={"action": "handle", "result": "x"})
-    assert code == 409 and "cannot handle an order that is dispatched" in body["error"]
-    code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",
-                        body={"action": "accept", "state": "closed"})
-    assert code == 400 and "unknown fields: state" in body["error"]
-    code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST", body={"action": "fly"})
-    assert code == 400 and "unknown action" in body["error"]
-    code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",
-                        body={"action": "accept", "version": 1})
-    assert code == 409 and "changed by someone else" in body["error"]
+    # illegal moves are refused with the reason (Chinese by default, English on request), nothing changes
+    act = f"/api/v1/orders/{number}/actions"
+    code, body = s.http(act, token=token, method="POST", body={"action": "handle", "result": "x"})
+    assert (code, body) == (409, {"error": "工单当前为“已交办”，不能“办复”；现在可以：签收、回退",
+                                  "error_id": "illegal_transition"})
+    code, body = s.http(act, token=token, method="POST", body={"action": "handle", "result": "x"},
+                        headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert body["error"] == 'the order is dispatched: "Report handled" is not possible now; possible: Accept, Return'
+    code, body = s.http(act, token=token, method="POST", body={"action": "accept", "state": "closed"})
+    assert (code, body["error_id"]) == (400, "unknown_fields") and body["error"].startswith("未知字段：state")
+    code, body = s.http(act, token=token, method="POST", body={"action": "fly"})
+    assert (code, body["error_id"]) == (400, "unknown_action") and "“fly”" in body["error"]
+    code, body = s.http(act, token=token, method="POST", body={"action": "accept", "version": 1})
+    assert (code, body["error_id"]) == (409, "order_changed") and "已被他人修改" in body["error"]
     version = order["version"]
-    assert s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",
-                  body={"action": "accept", "version": version})[0] == 200
-    code, body = s.http(f"/api/v1/orders/{number}/actions", token=token, method="POST",
-                        body={"action": "handle", "result": "已解冻并电话告知市民"})
+    assert s.http(act, token=token, method="POST", body={"action": "accept", "version": version})[0] == 200
+    code, body = s.http(act, token=token, method="POST", body={"action": "handle", "result": "已解冻并电话告知市民"})
     assert (code, body["state"]) == (200, "handled")
     code, order = s.http(f"/api/v1/orders/{number}", token=token)
     assert [(e["action"], e["actor"]) for e in order["history"]][-2:] == [("accept", "platform"),
                                                                             ("handle", "platform")]
     assert s.http("/api/v1/kb/search?q=", token=token)[0] == 400
+
+    # the rest of the lifecycle from the desk: review, follow-up visit, archive (team leader)
+    def move(client: WebClient, n: str, action: str, **args: str) -> str:
+        code, body = client.json("POST", f"/app/orders/{n}/act", form={"action": action, **args},
+                                 headers={"X-CSRF-Token": client.csrf})
+        assert code == 200, (action, body)
+        return str(body["state"])
+
+    leader = WebClient(base)
+    assert leader.login("leader") == 303
+    assert move(agent, number, "review") == "follow_up"
+    assert move(agent, number, "follow_up", satisfaction="satisfied") == "closed"
+    code, body = agent.json("POST", f"/app/orders/{number}/act", form={"action": "archive"},
+                            headers={"X-CSRF-Token": agent.csrf})
+    assert (code, body["error_id"]) == (403, "role_may_not_act")
+    assert body["error"] == "“话务员”不能“归档”，只有管理员、班长可以"
+    assert move(leader, number, "archive") == "archived"
+
+    def new_order(**fields: str) -> str:
+        code, body = agent.json("POST", "/app/orders", headers={"X-CSRF-Token": agent.csrf}, form={
+            "_csrf": agent.csrf, "caller_number": "13300004444", "category": "public.water", "content": "停水咨询",
+            **fields})
+        assert code == 201, body
+        return str(body["number"])
+
+    # front-desk handling: closed on the spot, and coordinated then closed
+    quick, coordinated = new_order(), new_order(address="西山区滇池路1号")
+    assert move(agent, quick, "close_immediately", result="已告知恢复供水时间") == "closed"
+    assert move(agent, coordinated, "coordinate") == "coordinating"
+    assert move(agent, coordinated, "close_coordinated", result="协调自来水公司后答复") == "closed"
+    # deadlines: one order past its limit, one near it (their limits moved, as days passing would)
+    late, soon = new_order(address="官渡区关上1号"), new_order(address="五华区翠湖1号")
+    assert move(agent, late, "coordinate") == "coordinating"
+    assert move(agent, soon, "dispatch", department="utilities") == "dispatched"
+    now = datetime.now(UTC).replace(tzinfo=None)  # naive UTC, like the database
+
+    def set_deadlines(db: Any) -> None:
+        for n, at in ((late, now - timedelta(hours=1)), (soon, now + timedelta(hours=1))):
+            db.scalar(select(WorkOrder).where(WorkOrder.number == n)).deadline_at = at
+
+    s.query(set_deadlines)
+    code, rows = agent.json("GET", "/app/orders?due=flagged")
+    assert code == 200 and {r["number"]: r["due"] for r in rows if r["number"] in (late, soon)} == {
+        late: "overdue", soon: "due_soon"}
+    code, _h, raw = agent.request("GET", "/app/orders?due=flagged")
+    page = raw.decode()
+    row = r"</a>(?:(?!</tr>).)*?"  # from an order's number to the end of its row
+    assert re.search(late + row + '"flag flag-overdue">超期<', page, re.S)
+    assert re.search(soon + row + '"flag flag-due_soon">临期<', page, re.S)
+    flagged = {r["number"]: r["due"] for r in s.cli_json("order", "list", "--due", "flagged")}
+    assert flagged[late] == "overdue" and flagged[soon] == "due_soon"
+
+    # the team leader's view: the on-time closure figure the CLI gives, and the flagged orders
+    today = datetime.now(ZoneInfo(s.config.timezone)).date()
+    code, view = leader.json("GET", f"/app/supervisor?since={today}&until={today}")
+    assert code == 200, view
+    kpi = {k["window"]: k for k in view["kpi"]}
+    cli = s.cli_json("order", "kpi", "--since", today.isoformat(), "--until", (today + timedelta(days=1)).isoformat())
+    assert {k: kpi["range"][k] for k in ("orders", "closed_on_time", "rate", "modes")} == cli
+    assert kpi["today"]["orders"] == kpi["range"]["orders"] >= 3 and kpi["range"]["closed_on_time"] >= 2
+    assert {o["number"]: o["due"] for o in view["flagged"]}.items() >= {late: "overdue", soon: "due_soon"}.items()
+    code, _h, raw = leader.request("GET", "/app/supervisor")
+    page = raw.decode()
+    assert code == 200 and "前台按时办结率" in page and f'data-number="{late}"' in page
+    assert re.search(r'data-window="today">.*?class="rate">(\d+\.\d\d%|-)<', page, re.S)
+    assert agent.request("GET", "/app/supervisor")[0] == 403

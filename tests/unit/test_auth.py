@@ -60,10 +60,12 @@ def test_failures_count_in_a_committed_transaction(db) -> None:  # type: ignore[
         auth.create_user(s, "zhou", "agent", PW)
     for _ in range(5):
         with db.session() as s:
-            assert auth.sign_in(s, "zhou", "nope", 5, 60) == (None, "wrong username or password")
+            user, problem = auth.sign_in(s, "zhou", "nope", 5, 60)
+            assert user is None and problem is not None and problem.msg_id == "wrong_password"
+            assert str(problem) == "wrong username or password" and problem.text("zh") == "用户名或密码错误"
     with db.session() as s:
         user, problem = auth.sign_in(s, "zhou", PW, 5, 60)
-        assert user is None and "try again later" in problem
+        assert user is None and problem is not None and "try again later" in str(problem)
 
 
 def test_lock_doubles(db) -> None:  # type: ignore[no-untyped-def]

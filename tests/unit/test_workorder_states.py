@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from callcenter.desk.i18n import Translator
 from callcenter.workorders import states as st
 
 ROLES = ("agent", "team_leader", "quality_inspector", "department", "admin", "api_client")
@@ -49,9 +50,16 @@ def test_every_pair_is_legal_or_refused(state: st.State, action: st.Action) -> N
     else:
         with pytest.raises(st.IllegalTransition) as err:
             st.transition(state, action, "admin", FULL_ARGS)
+        # for logs and the CLI: English, with the program's names
         message = str(err.value)
-        assert f"cannot {action.value} an order that is {state.value}" in message
-        assert "allowed from" in message
+        assert f'the order is {state.value}' in message and f'"{action.value}" is not possible' in message
+        # for people: the catalogue's words, Chinese by default
+        zh, en = Translator("zh"), Translator("en")
+        text = err.value.text("zh")
+        assert zh(f"state.{state.value}") in text and zh(f"action.{action.value}") in text
+        allowed = st.allowed_actions(state)
+        assert all(zh(f"action.{a.value}") in text for a in allowed)
+        assert "possible" not in text and en(f"action.{action.value}") in err.value.text("en")
 
 
 @pytest.mark.parametrize(("state", "action"), sorted(EXPECTED))
@@ -86,8 +94,9 @@ def test_department_actions_need_the_orders_department() -> None:
 def test_return_needs_a_reason_and_unknown_actions_are_named() -> None:
     with pytest.raises(st.MissingField, match="reason"):
         st.transition("dispatched", "return", "department", {})
-    with pytest.raises(st.WorkOrderError, match="unknown action 'fly'"):
+    with pytest.raises(st.WorkOrderError, match='unknown action "fly"') as err:
         st.transition("created", "fly", "agent", {})
+    assert err.value.text("zh").startswith("未知的操作“fly”") and "回访不满意重办" in err.value.text("zh")
 
 
 def test_final_states_allow_nothing() -> None:

@@ -7,6 +7,7 @@
   const msg = JSON.parse(document.getElementById("messages").textContent);
   const $ = (id) => document.getElementById(id);
   let currentLinkedid = null;
+  let linkedTo = {};  // orders the current call was linked to (order number → true)
 
   function text(el, value) { el.textContent = value === null || value === undefined || value === "" ? "-" : String(value); }
   function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
@@ -33,7 +34,7 @@
     const el = $("agent-state");
     el.dataset.state = view.state;
     el.textContent = msg.state[view.state] || view.state;
-    $("agent-reason").textContent = view.pause_reason ? "(" + view.pause_reason + ")" : "";
+    $("agent-reason").textContent = view.pause_reason ? "(" + (msg.pause[view.pause_reason] || view.pause_reason) + ")" : "";
   }
   document.querySelectorAll("#statusbar button[data-action]").forEach(function (button) {
     button.addEventListener("click", function () {
@@ -51,6 +52,9 @@
 
   // ---- screen-pop ---------------------------------------------------------------------------------
   function showPop(p) {
+    // A new call pre-fills the order and clears the last caller's history; an update of the same
+    // call (connected after ringing, a late IVR step or tag) keeps what the agent already typed.
+    const fresh = p.linkedid !== currentLinkedid;
     currentLinkedid = p.linkedid;
     $("pop").classList.add("active");
     text($("pop-phase"), msg[p.phase] || p.phase);
@@ -68,16 +72,19 @@
     });
     const tags = Object.entries(p.tags || {}).map(function (kv) { return kv[0] + "=" + kv[1]; });
     text($("pop-tags"), tags.join(", "));
+    const cat = (p.tags || {}).category;
+    if (cat && (fresh || !$("f-category").value) && document.querySelector('#f-category option[value="' + CSS.escape(cat) + '"]')) $("f-category").value = cat;
+    if (!fresh) return;
+    linkedTo = {};
     // pre-fill the new order (the agent may correct anything)
     $("f-linkedid").value = p.linkedid || "";
     $("f-caller_number").value = p.caller_number || "";
     $("f-caller_name").value = p.caller_name || "";
     $("f-hotline").value = p.hotline || "";
-    const cat = (p.tags || {}).category;
-    if (cat && document.querySelector('#f-category option[value="' + CSS.escape(cat) + '"]')) $("f-category").value = cat;
     $("save-result").textContent = "";
     clear($("pop-orders"));
     clear($("pop-calls"));
+    showDuplicates([]);
   }
   function showHistory(h) {
     if (h.linkedid !== currentLinkedid) return;
@@ -87,14 +94,46 @@
     if (!h.orders.length) li(orders, msg.none);
     h.orders.forEach(function (o) { li(orders, o.number + " " + localTime(o.created_at) + " " + (o.title || ""), "/app/orders/" + encodeURIComponent(o.number)); });
     if (!h.calls.length) li(calls, msg.none);
-    h.calls.forEach(function (c) { li(calls, localTime(c.started_at) + " " + (c.hotline || "") + " " + c.disposition + (c.answered_by ? " · " + c.answered_by : "")); });
+    h.calls.forEach(function (c) {
+      const item = li(calls, localTime(c.started_at) + " " + (c.hotline || "") + " " + (msg.disposition[c.disposition] || c.disposition) + (c.answered_by ? " · " + c.answered_by : ""));
+      item.dataset.linkedid = c.linkedid;
+    });
     showDuplicates(h.orders.filter(function (o) { return ["merged", "discarded", "closed", "archived"].indexOf(o.state) < 0; }));
   }
   function showDuplicates(list) {
     const box = $("dups"), ul = $("dups-list");
     clear(ul);
-    list.forEach(function (o) { li(ul, o.number + " " + (o.title || ""), "/app/orders/" + encodeURIComponent(o.number)); });
+    list.forEach(function (o) {
+      const item = li(ul, o.number + " " + (o.title || ""), "/app/orders/" + encodeURIComponent(o.number));
+      item.dataset.number = o.number;
+      if (currentLinkedid) item.appendChild(linkedTo[o.number] ? linkedNote(msg.linked, true) : linkButton(o.number, currentLinkedid));
+    });
     box.hidden = list.length === 0;
+  }
+  // The caller rang again about an open order: link this call to it instead of registering a new one.
+  function linkButton(number, linkedid) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "link-call";
+    button.textContent = msg.link_call;
+    button.addEventListener("click", function () {
+      fetch("/app/orders/" + encodeURIComponent(number) + "/link", {
+        method: "POST", body: new URLSearchParams({ linkedid: linkedid }), credentials: "same-origin",
+        headers: { "X-CSRF-Token": boot.csrf, "Accept": "application/json" },
+      }).then(function (r) {
+        return r.json().then(function (j) {
+          if (r.ok && linkedid === currentLinkedid) linkedTo[number] = true;
+          button.replaceWith(linkedNote(r.ok ? msg.linked : (j.error || r.status), r.ok));
+        });
+      });
+    });
+    return button;
+  }
+  function linkedNote(label, ok) {
+    const note = document.createElement("span");
+    note.className = ok ? "ok linked" : "error";
+    note.textContent = label;
+    return note;
   }
 
   function connect() {
@@ -144,7 +183,7 @@
     fetch("/app/duplicates.json?" + q, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { return r.ok ? r.json() : []; }).then(showDuplicates);
   }
-  ["f-address", "f-category"].forEach(function (id) { $(id).addEventListener("change", checkDuplicates); });
+  ["f-caller_number", "f-address", "f-category"].forEach(function (id) { $(id).addEventListener("change", checkDuplicates); });
 
   // ---- knowledge base ------------------------------------------------------------------------------
   $("kb-form").addEventListener("submit", function (e) {
