@@ -44,6 +44,7 @@ from callcenter.desk.views import DISPOSITIONS, event_view, order_brief
 from callcenter.errors import Terms
 from callcenter.kb import services as kb
 from callcenter.kb.search import search as kb_search
+from callcenter.logs import mask_number
 from callcenter.store.models import Recording, Voicemail
 from callcenter.workorders import states as st
 from callcenter.workorders.services import DUE_FILTERS, EDITABLE, EDITABLE_STATES, SATISFACTION, URGENCIES
@@ -156,8 +157,8 @@ class PeopleWeb(WebBase):
         return {
             "submissions": [order_brief(o, mask=True) for o in wl["submissions"]],
             "voicemails": [{"id": v.id, "created_at": v.created_at.replace(tzinfo=UTC).timestamp(),
-                            "caller_number": v.caller_number, "caller_name": v.caller_name, "hotline": v.hotline,
-                            "duration_s": v.duration_s} for v in wl["voicemails"]],
+                            "caller_number": mask_number(v.caller_number), "caller_name": v.caller_name,
+                            "hotline": v.hotline, "duration_s": v.duration_s} for v in wl["voicemails"]],
         }
 
     @app.route("/worklist.json", methods=["GET"])

@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from callcenter.auth import services as auth
+from callcenter.auth.roles import Perm
 from callcenter.auth.throttle import RateLimiter
 from callcenter.config import Config
 from callcenter.desk.push import PushHub
@@ -61,6 +62,7 @@ class Desk:
         self.db.run(tokenizer, self.settings.kb.user_dict)
         self.screenpop = ScreenPop(self.hub, self._find_call, self._history)
         daemon.bus.subscribe("screenpop", self.screenpop.apply)
+        daemon.bus.subscribe("desk-voicemail", self._on_event)
         daemon.live.subscribe(self._on_live)
         self.hub.start()
         daemon.mount("app", PeopleWeb(self).app.resource())
@@ -102,6 +104,25 @@ class Desk:
             }
 
         return self.db.run_session(work)
+
+    def _on_event(self, event: Any) -> None:
+        from callcenter import events as ev
+
+        if isinstance(event, ev.VoicemailLeft):
+            self._voicemail_arrived(event.linkedid)
+
+    def _voicemail_arrived(self, linkedid: str) -> None:
+        """A new voicemail awaits intake: tell the desks once its row is in the database (the work
+        list they fetch reads it there). The recorder, subscribed before us, has queued the row."""
+        from twisted.internet import threads
+
+        if self.daemon is None:
+            return
+        writer = self.daemon.writer
+        writer.flush()
+        d = threads.deferToThread(writer.wait_idle, 5.0)
+        d.addCallback(lambda _idle: self.hub.to_perm(Perm.DESK, "worklist", {"voicemail": linkedid}))
+        d.addErrback(lambda f: log.error("work-list push for voicemail %s failed: %s", linkedid, f.getErrorMessage()))
 
     def _on_live(self, kind: str, payload: dict[str, Any]) -> None:
         if kind == "agent":

@@ -374,6 +374,9 @@ PNG = base64.b64decode(
 def test_online_submission_api_and_voicemail_reach_the_work_list(desk: Stack, browser: Any, tmp_path: Path) -> None:
     s = desk
     base = f"http://127.0.0.1:{s.ports.web}"
+    # an agent's desk is open: what arrives is pushed to its work list, no reload
+    page = browser_login(browser, s, "agent1002")
+    page.wait_for_selector("body[data-stream=open]")
     # a citizen's web form with an attachment; a disguised executable is refused
     ctx = browser.new_context(locale="zh-CN")
     citizen = ctx.new_page()
@@ -392,6 +395,7 @@ def test_online_submission_api_and_voicemail_reach_the_work_list(desk: Stack, br
     citizen.click("#submit-go")
     web_number = citizen.inner_text("#submission-number")
     ctx.close()
+    page.wait_for_selector(f"#worklist li.wl-sub:has-text('{web_number}')")
 
     # a platform sends one through the API; bad requests get a 4xx with a reason
     token = api_token(s)
@@ -409,15 +413,14 @@ def test_online_submission_api_and_voicemail_reach_the_work_list(desk: Stack, br
                                                                                "colour": "red"})
     assert code == 400 and "colour" in body["error"]
 
+    page.wait_for_selector(f"#worklist li.wl-sub:has-text('{api_number}')")
+
     # a voicemail left through the IVR (key 9)
     result = s.caller("13500005555", "留言人", did="12346", dtmf="9", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
                       hold_ms=int(SHORT * 1000) + 6000).run()
     assert result.ok, result.errors
     wait_for(lambda: s.http(f"/api/v1/orders/{api_number}", token=token)[0] == 200, 5, what="API reads its order")
-
-    page = browser_login(browser, s, "agent1002")
-    wait_for(lambda: page.reload() or page.locator("#worklist li.wl-vm").count() >= 1, 30,
-             what="the voicemail in the work list")
+    page.wait_for_selector("#worklist li.wl-vm:has-text('135****5555')", timeout=30000)
     items = page.inner_text("#worklist")
     assert web_number in items and api_number in items
     # take the web submission, complete and register it
@@ -433,7 +436,7 @@ def test_online_submission_api_and_voicemail_reach_the_work_list(desk: Stack, br
     assert page.get_attribute("#order-state", "data-state") == "registered"
     # the voicemail becomes an order linked to its call
     page.goto(base + "/app/desk")
-    page.locator("#worklist li.wl-vm").first.locator("button").click()
+    page.locator("#worklist li.wl-vm", has_text="135****5555").first.locator("button").click()
     page.wait_for_selector("#order-state")
     assert page.get_attribute("#order-state", "data-state") == "created"
     assert page.locator("#order-calls li").count() == 1

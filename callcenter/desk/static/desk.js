@@ -212,8 +212,9 @@
       .then(function (r) { return r.json(); }).then(function (wl) {
         const ul = $("worklist");
         clear(ul);
-        function takeForm(action, label) {
+        function takeForm(action, label, cls) {
           const item = document.createElement("li");
+          item.className = cls;
           const form = document.createElement("form");
           form.method = "post";
           form.action = action;
@@ -228,8 +229,18 @@
           item.appendChild(form);
           ul.appendChild(item);
         }
-        wl.submissions.forEach(function (o) { takeForm("/app/orders/" + encodeURIComponent(o.number) + "/take", o.number + " " + (o.title || "")); });
-        wl.voicemails.forEach(function (v) { takeForm("/app/voicemails/" + encodeURIComponent(v.id) + "/take", v.caller_number + " " + localTime(v.created_at)); });
+        wl.submissions.forEach(function (o) {
+          takeForm("/app/orders/" + encodeURIComponent(o.number) + "/take",
+                   (msg.source[o.source] || o.source) + " " + o.number + " " + localTime(o.created_at) + " — " + (o.title || ""), "wl-sub");
+        });
+        wl.voicemails.forEach(function (v) {
+          takeForm("/app/voicemails/" + encodeURIComponent(v.id) + "/take",
+                   msg.source.voicemail + " " + v.caller_number + " " + localTime(v.created_at) + " (" + v.duration_s + "s)", "wl-vm");
+        });
+        if (!wl.submissions.length && !wl.voicemails.length) {
+          const item = li(ul, msg.empty);
+          item.id = "worklist-empty";
+        }
       });
   }
 
