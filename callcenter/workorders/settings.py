@@ -144,6 +144,27 @@ class WorkOrderSettings(_Model):
             raise ValueError(f"deadlines needs every handling mode; missing {sorted(missing)}")
         return v
 
+    @model_validator(mode="after")
+    def _codes_unique(self) -> WorkOrderSettings:
+        seen: set[str] = set()
+        doubles: list[str] = []
+
+        def walk(nodes: tuple[Category, ...]) -> None:
+            for node in nodes:
+                if node.code in seen:
+                    doubles.append(node.code)
+                seen.add(node.code)
+                walk(node.children)
+
+        walk(self.categories)
+        if doubles:
+            raise ValueError(f"category codes must be unique in the whole tree; repeated: {sorted(set(doubles))}")
+        codes = [d.code for d in self.departments]
+        if len(codes) != len(set(codes)):
+            repeated = sorted({c for c in codes if codes.count(c) > 1})
+            raise ValueError(f"department codes must be unique; repeated: {repeated}")
+        return self
+
     def category_codes(self) -> dict[str, Category]:
         """Every category by code (the whole tree, flattened)."""
         out: dict[str, Category] = {}
