@@ -61,6 +61,22 @@ def _safe_next(value: str) -> str:
     return value if value.startswith("/app/") and not value.startswith("//") else "/app/"
 
 
+# Notes the knowledge-base services write themselves (an editor's own note is shown as typed).
+KB_AUTO_NOTES = ("created", "published", "unpublished")
+KB_FIELDS = {"title": "kb.title_field", "body": "kb.body", "category": "order.category",
+             "valid_from": "kb.valid_from", "valid_until": "kb.valid_until"}
+
+
+def _version_note(t: Translator, note: str) -> str:
+    if note in KB_AUTO_NOTES:
+        return t(f"kb.note_{note}")
+    if note.startswith("changed "):
+        fields = note[len("changed "):].split(", ")
+        if all(f in KB_FIELDS for f in fields):
+            return t("kb.note_changed", fields=("、" if t.lang == "zh" else ", ").join(t(KB_FIELDS[f]) for f in fields))
+    return note
+
+
 def _local_date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -499,7 +515,9 @@ class PeopleWeb(WebBase):
             a = kb.get_article(session, article_id, actor)
             return {"a": a, "versions": kb.versions(session, article_id) if has(actor.role, Perm.KB_EDIT) else []}
 
-        return self.render(request, "kb_article.html", **await self.desk.db.run_session(work))
+        t = Translator(self.lang(request))
+        return self.render(request, "kb_article.html", **await self.desk.db.run_session(work),
+                           note_text=lambda note: _version_note(t, note))
 
     @app.route("/kb/new", methods=["GET"])
     @guard(Perm.KB_EDIT)
