@@ -61,7 +61,7 @@ def _live_agent(s: Stack, agent: str) -> dict[str, Any]:
 def test_call_screen_pop_order_dispatch_return_redispatch(desk: Stack, browser: Any) -> None:
     s = desk
     s.cli("kb", "import", str(KB_FIXTURE), "--publish")
-    s.agent_phone("1001", ring_ms=3000, talk_ms=30000)
+    s.agent_phone("1001", ring_ms=3000, talk_ms=20000)
     s.wait_agent_reachable("1001")
     base = f"http://127.0.0.1:{s.ports.web}"
     # the caller has rung before: an abandoned call an hour ago, and an order still open from another day
@@ -89,7 +89,7 @@ def test_call_screen_pop_order_dispatch_return_redispatch(desk: Stack, browser: 
 
     # a call through the IVR: menu key 1 (consultation) → queue main → agent 1001
     caller = s.caller("13912345678", HTML_NAME, did="12346", dtmf="1",
-                      dtmf_first_wait_ms=int(SHORT * 1000) + 1200, hold_ms=40000).start()
+                      dtmf_first_wait_ms=int(SHORT * 1000) + 1200, hold_ms=30000).start()
     try:
         page.wait_for_function("document.getElementById('pop-number').textContent === '13912345678'",
                                timeout=40000)
