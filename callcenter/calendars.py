@@ -2,8 +2,10 @@
 
 Calendars live with the IVR flows (``ivr.flows_dir``, e.g. ``ivr_flows/calendars.yaml``): a weekly
 schedule, dated public holidays (法定节假日) and make-up working days (调休), validated by the IVR's
-schema (:class:`callcenter.ivr.schema.Calendar`). The IVR asks a calendar whether it is open now;
-the deadline arithmetic asks it which days are working days. There is no second list of holidays.
+schema (:class:`callcenter.ivr.schema.Calendar`). The IVR asks a calendar whether it is open now
+(and the dialplan fallback's hours are rendered from it, :mod:`callcenter.ivr.fallback`, through
+:func:`load_calendars`); the deadline arithmetic asks it which days are working days. There is no
+second list of holidays.
 
 :func:`load_calendars` reads the calendars leniently: a broken flow in the same directory does not
 hide them (the IVR's own loader refuses a broken set as a whole, which is right for flows but would

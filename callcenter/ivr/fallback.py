@@ -22,11 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
+# The one loader of the calendars, shared with the work-order deadlines (callcenter.calendars).
+from callcenter.calendars import load_calendars
 from callcenter.config import Config, HotlineConfig
 from callcenter.ivr.schema import WEEKDAYS, Calendar, parse_range
 
@@ -35,30 +33,6 @@ CLOCK_OFFSET_VAR = "CC_CLOCK_OFFSET"
 
 class FallbackHoursError(Exception):
     """A hotline names a calendar that cannot be found or read; the message says which."""
-
-
-def load_calendars(flows_dir: str | Path) -> tuple[dict[str, Calendar], dict[str, str]]:
-    """Calendars defined in the flow files (good ones, and why the others are not), read leniently:
-    a broken flow elsewhere in the directory does not hide a calendar."""
-    from callcenter.ivr.flows import yaml_files
-
-    good: dict[str, Calendar] = {}
-    bad: dict[str, str] = {}
-    for f in yaml_files([str(flows_dir)]):
-        try:
-            data = yaml.safe_load(f.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            bad[f"<{f.name}>"] = f"{f}: cannot read: {exc}"
-            continue
-        raw = data.get("calendars") if isinstance(data, dict) else None
-        if not isinstance(raw, dict):
-            continue
-        for name, body in raw.items():
-            try:
-                good[str(name)] = Calendar.model_validate(body)
-            except ValidationError as exc:
-                bad[str(name)] = f"{f}: calendar {name}: {exc.errors()[0]['msg']}"
-    return good, bad
 
 
 @dataclass(frozen=True)
