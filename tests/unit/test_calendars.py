@@ -13,6 +13,8 @@ import pytest
 from callcenter.auth.services import Actor
 from callcenter.calendars import CalendarFiles, CalendarMissing, WorkingDays, load_calendars
 from callcenter.config import Config
+from callcenter.ivr import fallback
+from callcenter.ivr.flows import load_files, yaml_files
 from callcenter.ivr.hours import is_open
 from callcenter.store import migrate
 from callcenter.store.db import Database
@@ -37,6 +39,10 @@ def test_the_deadline_calendar_is_the_ivr_calendar_day_by_day() -> None:
     good, bad = load_calendars(SHIPPED)
     assert bad == {} and "government" in good
     cal = good["government"]
+    # the very calendar the IVR engine loads with its flows, and the loader its dialplan fallback uses
+    flows, problems = load_files(yaml_files([SHIPPED]))
+    assert problems == [] and flows is not None and flows.calendars["government"] == cal
+    assert fallback.load_calendars is load_calendars
     days = WorkingDays.of("government", cal)
     day = date(2026, 1, 1)
     while day.year == 2026:
