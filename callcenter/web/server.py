@@ -40,14 +40,33 @@ class _LimitedRequest(Request):
             return
         super().handleContentChunk(data)
 
+    # The hotline's language for the refusal (people read it: a citizen's photos can be too big).
+    language = "zh"
+
     def process(self) -> None:
         if getattr(self, "_too_big", False):
             self.setResponseCode(413)
-            self.setHeader(b"content-type", b"text/plain; charset=utf-8")
-            self.write(b"request body too large")
+            self._refuse_too_large()
             self.finish()
             return
         super().process()
+
+    def _refuse_too_large(self) -> None:
+        import json
+
+        from callcenter.desk.i18n import Translator, pick_language
+        from callcenter.errors import Refusal
+
+        query = (self.args.get(b"lang") or [b""])[0].decode("latin-1") or None
+        cookie = (self.getCookie(b"cc_lang") or b"").decode("latin-1") or None
+        accept = (self.getHeader(b"accept-language") or "") if self.path.startswith(b"/api/") else None
+        text = Translator(pick_language(query, cookie, accept, self.language)).refusal(Refusal("too_large"))
+        if self.path.startswith((b"/api/", b"/ops/", b"/ivr/")):
+            self.setHeader(b"content-type", b"application/json; charset=utf-8")
+            self.write(json.dumps({"error": text, "error_id": "too_large"}, ensure_ascii=False).encode())
+        else:
+            self.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            self.write(text.encode())
 
 
 def make_site(daemon: Daemon) -> Site:
@@ -62,6 +81,7 @@ def make_site(daemon: Daemon) -> Site:
     site = Site(root)
     desk = getattr(daemon.config, "desk", None)
     site.requestFactory = type("Request", (_LimitedRequest,), {
-        "max_body": desk.max_body_bytes if desk is not None else _LimitedRequest.max_body})
+        "max_body": desk.max_body_bytes if desk is not None else _LimitedRequest.max_body,
+        "language": desk.language if desk is not None else _LimitedRequest.language})
     site.displayTracebacks = False
     return site

@@ -412,6 +412,18 @@ def test_online_submission_api_and_voicemail_reach_the_work_list(desk: Stack, br
     code, body = s.http("/api/v1/submissions", token=token, method="POST", body={"content": "x", "contact": "1",
                                                                                "colour": "red"})
     assert code == 400 and "colour" in body["error"]
+    # attachment limits: how many, how big, and the request as a whole (desk.max_body_bytes)
+    tiny = {"filename": "a.txt", "data": base64.b64encode(b"note").decode()}
+    code, body = s.http("/api/v1/submissions", token=token, method="POST",
+                        body={"content": "x", "contact": "1", "attachments": [tiny] * 4})
+    assert (code, body) == (422, {"error": "附件最多3个", "error_id": "too_many_attachments"})
+    big = {"filename": "big.txt", "data": base64.b64encode(b"a" * (5 * 1024 * 1024 + 1)).decode()}
+    code, body = s.http("/api/v1/submissions", token=token, method="POST",
+                        body={"content": "x", "contact": "1", "attachments": [big]})
+    assert (code, body) == (422, {"error": "“big.txt”超过5MB", "error_id": "attachment_too_big"})
+    code, body = s.http("/api/v1/submissions", token=token, method="POST",
+                        body={"content": "x", "contact": "1", "attachments": [big] * 3})
+    assert (code, body) == (413, {"error": "提交的内容太大", "error_id": "too_large"})
 
     page.wait_for_selector(f"#worklist li.wl-sub:has-text('{api_number}')")
 
