@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from klein import Klein
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from callcenter.auth.roles import Perm
 from callcenter.desk import attachments as att
@@ -29,6 +30,10 @@ SUBMISSION_FIELDS = ("content", "title", "caller_name", "caller_number", "contac
 
 class ApiWeb(WebBase):
     app = Klein()
+
+    @app.handle_errors(NotFound, MethodNotAllowed)
+    def routing_error_handler(self, request: Any, failure: Any) -> bytes:
+        return self.routing_error(request, failure)
 
     @app.route("/v1/submissions", methods=["POST"])
     @guard(Perm.SUBMIT, kind="token")

@@ -94,6 +94,13 @@ class WebBase:
         html = environment().get_template(template).render(**self.context(request), **values)
         return html.encode("utf-8")
 
+    def routing_error(self, request: Any, failure: Any) -> bytes:
+        """No such page (404) or method (405): the error page in the reader's language."""
+        security_headers(request)
+        request.setHeader(b"cache-control", b"no-store")
+        code = getattr(failure.value, "code", 404)
+        return self.error(request, code, Refusal("page_not_found" if code == 404 else "method_not_allowed"))
+
     def error(self, request: Any, code: int, refusal: Refusal) -> bytes:
         """The refusal in the reader's language: an error page, or ``{"error": text, "error_id": id}``
         (``error_id`` is the message id: stable, for programs)."""

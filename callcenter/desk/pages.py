@@ -17,6 +17,7 @@ from urllib.parse import quote
 from klein import Klein
 from twisted.internet import defer
 from twisted.web.static import File
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from callcenter.acd import commands as acd
 from callcenter.auth import services as auth
@@ -91,6 +92,10 @@ def _asyncio(coro: Any) -> Any:
 
 class PeopleWeb(WebBase):
     app = Klein()
+
+    @app.handle_errors(NotFound, MethodNotAllowed)
+    def routing_error_handler(self, request: Any, failure: Any) -> bytes:
+        return self.routing_error(request, failure)
 
     # ---- signing in and out -------------------------------------------------------------------------
     @app.route("/static/", branch=True)

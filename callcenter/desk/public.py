@@ -12,6 +12,7 @@ from typing import Any
 
 from klein import Klein
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.formparser import parse_form_data
 
 from callcenter.auth.roles import Perm
@@ -45,6 +46,10 @@ def _uploads(request: Any, limit: int) -> list[att.Upload]:
 
 class PublicWeb(WebBase):
     app = Klein()
+
+    @app.handle_errors(NotFound, MethodNotAllowed)
+    def routing_error_handler(self, request: Any, failure: Any) -> bytes:
+        return self.routing_error(request, failure)
 
     @app.route("/", methods=["GET"])
     @guard(PUBLIC)

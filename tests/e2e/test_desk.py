@@ -296,6 +296,13 @@ def test_every_route_refuses_strangers_and_wrong_roles(desk: Stack) -> None:
                       ("GET", "/app/static/style.css"), ("GET", "/submit/"), ("POST", "/submit/")}, public
 
     stranger = WebClient(base)
+    # no such page or method: refused in Chinese too (JSON under /api)
+    code, _h, body = stranger.request("GET", "/app/no-such-page")
+    assert code == 404 and "没有这个页面" in body.decode()
+    code, _h, body = stranger.request("GET", "/api/v1/nothing")
+    assert (code, json.loads(body)["error_id"]) == (404, "page_not_found")
+    code, _h, body = stranger.request("DELETE", "/app/orders")
+    assert (code, json.loads(body)["error_id"]) == (405, "method_not_allowed")
     for prefix, method, path, endpoint in routes:
         rule = ROUTE_RULES[endpoint]
         if rule.perm == PUBLIC:

@@ -59,7 +59,7 @@ def _refusal_ids() -> set[str]:
         for path in (root / sub).rglob("*.py"):
             ids |= set(pattern.findall(path.read_text(encoding="utf-8")))
     return ids | {"illegal_transition", "illegal_transition_final", "changed_meanwhile", "too_large",
-                  "bad_request", "token_required", "sign_in_first"}
+                  "bad_request", "token_required", "sign_in_first", "page_not_found", "method_not_allowed"}
 
 
 def test_every_refusal_has_a_message_in_both_languages_with_the_same_placeholders() -> None:
