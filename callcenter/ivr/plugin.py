@@ -22,6 +22,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from callcenter import events as ev
 from callcenter.asterisk.agi.channel import AgiChannel
 from callcenter.asterisk.agi.server import FastAgiServer
@@ -284,6 +286,9 @@ class IvrPlugin:
                     await self.reconcile_voicemails()
             except asyncio.CancelledError:
                 raise
+            except (SQLAlchemyError, OSError) as exc:
+                log.warning("voicemail sweep failed (%s: %s); next one in %s s", type(exc).__name__, exc,
+                            self.config.ivr.voicemail_sweep_s)
             except Exception:
                 log.exception("voicemail sweep failed; next one in %s s", self.config.ivr.voicemail_sweep_s)
             if self.config.ivr.voicemail_sweep_s <= 0 and backlog_written:

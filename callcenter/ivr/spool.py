@@ -55,6 +55,8 @@ class SpoolMessage:
     callerchan: str
     msg_id: str
     category: dict[str, str] = field(default_factory=dict)
+    # (mtime_ns, size) of the metadata file when it was read
+    stamp: tuple[int, int] = (0, 0)
 
     @property
     def linkedid(self) -> str:
@@ -89,6 +91,10 @@ def parse_callerid(text: str) -> tuple[str, str]:
 
 def read_message(txt: Path, context: str, mailbox: str) -> SpoolMessage | None:
     """The message described by ``txt``, or None while it is incomplete (no audio yet) or unreadable."""
+    try:
+        st = txt.stat()
+    except OSError:
+        return None
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read_string(txt.read_text(encoding="utf-8", errors="replace"))
@@ -106,7 +112,7 @@ def read_message(txt: Path, context: str, mailbox: str) -> SpoolMessage | None:
     except ValueError:
         origtime = 0.0
     if origtime <= 0:
-        origtime = txt.stat().st_mtime
+        origtime = st.st_mtime
     try:
         duration = int(meta.get("duration", "0") or 0)
     except ValueError:
@@ -116,7 +122,7 @@ def read_message(txt: Path, context: str, mailbox: str) -> SpoolMessage | None:
     return SpoolMessage(
         txt=str(txt), audio=audio, context=context, mailbox=meta.get("origmailbox") or mailbox, origtime=origtime,
         duration_s=duration, caller_number=number, caller_name=name, callerchan=meta.get("callerchan", ""),
-        msg_id=meta.get("msg_id", ""), category=category,
+        msg_id=meta.get("msg_id", ""), category=category, stamp=(st.st_mtime_ns, st.st_size),
     )
 
 
@@ -216,12 +222,8 @@ class SpoolScanner:
         return found, complete
 
     def settle(self, message: SpoolMessage) -> None:
-        """``message`` has its row: do not read its file again (unless it is rewritten)."""
-        try:
-            st = os.stat(message.txt)
-        except OSError:
-            return
-        self._settled[message.txt] = (st.st_mtime_ns, st.st_size)
+        """``message`` has its row: do not read its file again (unless it is rewritten). No file access."""
+        self._settled[message.txt] = message.stamp
         inbox = self._inboxes.get(str(Path(message.txt).parent))
         if inbox is not None:
             inbox.pending.discard(message.txt)

@@ -270,3 +270,35 @@ def test_rows_still_in_the_journal_of_a_previous_run_are_waited_for(tmp_path: Pa
         assert [(r.id, r.reason) for r in daemon.written()] == [("L1@x", "caller-choice")]
     finally:
         daemon.close()
+
+
+def test_a_sweep_that_cannot_reach_the_database_is_tried_again(tmp_path: Path, caplog: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'cc.sqlite'}"  # no tables yet: every query fails
+    vm = tmp_path / "voicemail"
+    leave(vm, "12345", 0, category="linkedid=L1&hotline=12345&reason=fallback")
+    daemon = Daemon(url, tmp_path)
+    try:
+        plugin = plugin_for(tmp_path, vm)
+        plugin.config = plugin.config.model_copy(update={
+            "ivr": plugin.config.ivr.model_copy(update={"voicemail_sweep_s": 0.2})})
+
+        async def main() -> None:
+            plugin.start(daemon)
+            for _ in range(50):
+                await asyncio.sleep(0.1)
+                if "voicemail sweep failed (OperationalError" in caplog.text:
+                    break
+            assert plugin.voicemails_recovered == 0
+            await asyncio.get_running_loop().run_in_executor(None, migrate.upgrade, url)  # the database is back
+            for _ in range(50):
+                await asyncio.sleep(0.1)
+                if plugin.voicemails_recovered:
+                    break
+            await plugin.stop()
+
+        asyncio.run(main())
+        assert "voicemail sweep failed (OperationalError" in caplog.text
+        assert plugin.voicemails_recovered == 1
+        assert [r.linkedid for r in daemon.written()] == ["L1"]
+    finally:
+        daemon.close()
