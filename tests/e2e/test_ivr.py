@@ -46,11 +46,20 @@ def voicemails_of(s: Stack, linkedid: str) -> list[Voicemail]:
     return s.query(lambda db: list(db.scalars(select(Voicemail).where(Voicemail.linkedid == linkedid))))
 
 
+def ready_agent(s: Stack, agent: str) -> None:
+    """A phone that answers at once and talks 1 s, logged in to main.
+
+    Before the caller reaches the queue: one who gets there first hears app_queue's position
+    announcement (~7 s) before the agent rings.
+    """
+    s.agent_phone(agent, ring_ms=300, talk_ms=1000)
+    s.wait_agent_reachable(agent)
+    s.login(agent, "main")
+
+
 def test_invalid_key_then_retry_then_valid_reaches_queue(ivr_stack: Stack) -> None:
     s = ivr_stack
-    s.agent_phone("1001", ring_ms=1000, talk_ms=2000)
-    s.wait_agent_reachable("1001")
-    s.login("1001", "main")
+    ready_agent(s, "1001")
     # '5' is no choice: the menu says so and asks again; '1' then picks consultation → queue main
     result = s.caller("13800000101", "李四", did="12346", dtmf="51", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
                       hold_ms=20000).run()
@@ -96,8 +105,9 @@ def test_collect_order_number_sets_a_tag(ivr_stack: Stack) -> None:
     # key 2 → collect; '123#' is too short (invalid, asked again), then '20260815#'
     # no audio stream: with SIPp's tone (another SSRC) interleaved, Asterisk took single presses
     # for several digits (a real phone sends one stream)
+    # keys 0.35 s apart (each RFC 2833 press lasts 0.14 s)
     result = s.caller("13800000103", did="12346", dtmf="2123#20260815#", audio=False,
-                      dtmf_first_wait_ms=int(SHORT * 1000) + 1200, hold_ms=30000).run()
+                      dtmf_first_wait_ms=int(SHORT * 1000) + 1200, dtmf_gap_ms=350, hold_ms=30000).run()
     assert result.ok, result.errors
     call = wait_call_ended(s, "13800000103")
     steps = path_of(call)
@@ -137,7 +147,7 @@ def test_voicemail_by_choice(ivr_stack: Stack) -> None:
     s = ivr_stack
     # key 9 → prompt, beep, then the caller speaks (RTP tone) for a few seconds and hangs up
     result = s.caller("13800000105", "王五", did="12346", dtmf="9", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
-                      hold_ms=int(SHORT * 1000) + 6000).run()
+                      hold_ms=int(SHORT * 1000) + 4000).run()
     assert result.ok, result.errors
     call = wait_call_ended(s, "13800000105")
     assert ("e2e", "message", "hangup") in path_of(call)
@@ -146,9 +156,10 @@ def test_voicemail_by_choice(ivr_stack: Stack) -> None:
 
 def test_queue_timeout_resumes_the_flow_into_voicemail(ivr_stack: Stack) -> None:
     s = ivr_stack
-    # key 3 → queue 'complaints' (nobody logged in) for 4 s → the flow resumes at on_timeout
+    # key 3 → queue 'complaints' (nobody logged in) for 4 s, which app_queue's position announcement on
+    # entry stretches to ~7 s → the flow resumes at on_timeout: its prompt, the beep, then ~4 s of message
     result = s.caller("13800000110", did="12346", dtmf="3", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
-                      hold_ms=int(SHORT * 2000) + 14000).run()
+                      hold_ms=int(SHORT * 1000) + 12000).run()
     assert result.ok, result.errors
     call = wait_call_ended(s, "13800000110")
     steps = path_of(call)
@@ -161,7 +172,7 @@ def test_queue_timeout_resumes_the_flow_into_voicemail(ivr_stack: Stack) -> None
 def test_after_hours_goes_to_voicemail(ivr_stack: Stack) -> None:
     s = ivr_stack
     ivr.set_clock(s, CLOSED)
-    result = s.caller("13800000106", did="12346", hold_ms=int(SHORT * 2000) + 6000).run()
+    result = s.caller("13800000106", did="12346", hold_ms=int(SHORT * 2000) + 4000).run()
     assert result.ok, result.errors
     call = wait_call_ended(s, "13800000106")
     steps = path_of(call)
@@ -172,7 +183,7 @@ def test_after_hours_goes_to_voicemail(ivr_stack: Stack) -> None:
 
 def test_emergency_key_transfers_to_110_over_the_emergency_trunk(ivr_stack: Stack) -> None:
     s = ivr_stack
-    endpoint = ivr.emergency_endpoint(s, talk_ms=3000)
+    endpoint = ivr.emergency_endpoint(s, talk_ms=1000)
     try:
         time.sleep(0.5)
         result = s.caller("13800000107", did="12346", dtmf="0", dtmf_first_wait_ms=int(SHORT * 1000) + 1200,
@@ -191,9 +202,7 @@ def test_emergency_key_transfers_to_110_over_the_emergency_trunk(ivr_stack: Stac
 
 def test_a_merged_legacy_number_lands_in_its_own_flow(ivr_stack: Stack) -> None:
     s = ivr_stack
-    s.agent_phone("1002", ring_ms=500, talk_ms=2000)
-    s.wait_agent_reachable("1002")
-    s.login("1002", "main")
+    ready_agent(s, "1002")
     first = int((ivr.prompt_seconds("zh/welcome-12319") + 1.5) * 1000)
     result = s.caller("13800000108", did="12319", dtmf="1", dtmf_first_wait_ms=first, hold_ms=40000).run()
     assert result.ok, result.errors
@@ -207,13 +216,13 @@ def test_a_merged_legacy_number_lands_in_its_own_flow(ivr_stack: Stack) -> None:
 
 def test_daemon_killed_mid_call_the_call_still_reaches_the_queue(ivr_stack: Stack) -> None:
     s = ivr_stack
-    s.agent_phone("1003", ring_ms=500, talk_ms=2000)
-    s.wait_agent_reachable("1003")
-    s.login("1003", "main")
     queue_log_before = s.sandbox.queue_log.read_text() if s.sandbox.queue_log.exists() else ""
-    # the shipped 12345 flow: the daemon dies while the caller is in its welcome or main menu
+    # the shipped 12345 flow: the caller presses nothing, so the main menu (three 5 s waits) holds them
+    # in the FastAGI session for ~15 s; the daemon dies in there, once the agent is ready
     caller = s.caller("13800000109", did="12310", hold_ms=40000).start()
-    time.sleep(2.0)
+    ready_agent(s, "1003")
+    stats = s.http("/ivr/stats")[1]
+    assert stats["sessions_active"] == 1, stats
     assert s.daemon is not None
     s.daemon.send_signal(signal.SIGKILL)
     s.daemon.wait(10)
@@ -244,7 +253,7 @@ def test_with_the_daemon_down_the_fallback_follows_the_calendar_and_no_voicemail
         assert holiday.ok, holiday.errors
         # 调休 (Saturday 10 October, 10:00): the weekly hours say closed, the calendar opens → the queue
         ivr.set_fallback_clock(s, MAKEUP_SATURDAY)
-        makeup = s.caller("13800000121", did="12319", hold_ms=2500).run()
+        makeup = s.caller("13800000121", did="12319", hold_ms=1500).run()
         assert makeup.ok, makeup.errors
     finally:
         ivr.set_fallback_clock(s, None)

@@ -14,9 +14,9 @@ if TYPE_CHECKING:
 
 REPO = Path(__file__).resolve().parents[2]
 TEST_FLOWS = REPO / "tests" / "ivr_flows"
-# Prompts play at most this long in the tests (the length of zh/short, which the test flows use):
-# the shipped placeholders last up to 16 s, and waiting them out tests nothing.
-PROMPT_CAP_S = 1.4
+# Prompts play at most this long in the tests: the shipped placeholders last up to 16 s (zh/short,
+# which the test flows use, 1.4 s), and waiting them out tests nothing. Key presses are timed from it.
+PROMPT_CAP_S = 0.8
 GSM_FRAME = 33  # bytes per 20 ms
 
 # Numbers the IVR tests dial, besides the call-path tests' 12345 and 12399 (no flow: straight to queue).
