@@ -162,6 +162,13 @@ class AsteriskConfig(_Model):
         TrunkConfig(name="carrier", host="127.0.0.2", description="carrier / SIP gateway"),
         TrunkConfig(name="emergency", host="127.0.0.3", description="110/119/120 command centres"),
     )
+    # Asterisk's queue_log as this daemon can read it: queue stays the daemon missed on AMI (it was
+    # down or restarting) are recovered from it. None turns the catch-up off.
+    queue_log: str | None = None
+    queue_log_interval_s: float = 30.0
+    # A caller's queue_log lines are reconciled this long after their last stay ended (AMI has
+    # recorded everything it saw by then).
+    queue_log_lag_s: float = 60.0
 
 
 class Config(_Model):

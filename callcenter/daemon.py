@@ -54,6 +54,7 @@ class Daemon:
         self.bus.subscribe("recorder", self.recorder.apply)
         self.bus.subscribe("metrics", self.metrics.apply)
         self.capture: BinaryIO | None = None
+        self.catchup: Any = None
         self.telephony: AmiTelephony | None = None
         self.redis: Any = None
         self.web_port: Any = None
@@ -125,6 +126,14 @@ class Daemon:
             self.redis.start()
         for extension in self.extensions:
             extension.start(self)
+        if self.config.asterisk.queue_log:
+            from callcenter.calls.catchup import QueueLogCatchUp
+
+            a = self.config.asterisk
+            self.catchup = QueueLogCatchUp(a.queue_log, self.db, self.writer, self.recorder,
+                                           self.config.kpi.threshold_s, a.queue_log_interval_s,
+                                           a.queue_log_lag_s, time.time)
+            self.catchup.start()
         self._start_web()
         log.info("callcenter daemon started (AMI %s:%s, database %s)", self.config.ami.host,
                  self.config.ami.port, self.db.dialect)
@@ -162,6 +171,8 @@ class Daemon:
                     await result
             except Exception:
                 log.exception("extension %r failed to stop", extension)
+        if self.catchup is not None:
+            self.catchup.stop()
         if self.web_port is not None:
             from twisted.internet import defer
 

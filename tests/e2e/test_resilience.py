@@ -119,3 +119,30 @@ def test_a_registering_softphone_answers_queue_calls(clean: Stack) -> None:
         assert os.path.getsize(call.recording_path) > 8000
     finally:
         phone.stop()
+
+
+def test_calls_the_daemon_missed_are_recovered_from_queue_log(clean: Stack) -> None:
+    from tests.harness.checks import entries_of
+
+    s = clean
+    s.agent_phone("1001", ring_ms=1000, talk_ms=2000)
+    s.wait_agent_reachable("1001")
+    s.login("1001", "main")
+    s.stop_daemon()
+    # the daemon is down: Asterisk and the IVR's fallback still queue and answer the call
+    assert s.caller("13800000010", "停机", hold_ms=20000).run().ok
+    s.start_daemon()
+
+    def recovered() -> object:
+        def q(session: object) -> object:
+            return session.scalars(select(Call).where(Call.caller_number == "13800000010")).first()  # type: ignore[attr-defined]
+        return s.query(q)
+
+    call = wait_for(recovered, 30, what="the missed call recovered from queue_log")
+    assert call.disposition == "answered" and call.answered_by == "1001"
+    [entry] = entries_of(s, call.linkedid)
+    assert entry.outcome == "answered" and entry.talk_s is not None
+    window = ["--since", f"{s.t0:.6f}"]
+    from_db = s.cli_json("kpi", "service-level", *window)
+    from_log = s.cli_json("kpi", "replay", "--queue-log", str(s.sandbox.queue_log), *window)
+    assert from_db == from_log and from_db["answered"] == 1

@@ -104,6 +104,7 @@ class Stack:
             "agi": {**base["agi"], "port": ports.agi},
             "web": {**base["web"], "port": ports.web},
             "asterisk": {**base["asterisk"], "flavour": flavour, "sip_port": ports.sip, "qualify_frequency": 1,
+                         "queue_log_interval_s": 1.0, "queue_log_lag_s": 3.0,
                          "qualify_timeout": 0.8, "trunks": ivr.trunks(ports),
                          "rtp_start": ports.base + 2000, "rtp_end": ports.base + 2999},
             "queues": [
