@@ -167,9 +167,8 @@ def daemon_path(stream: bytes, database_url: str, workdir: Path, chunk: int = 65
     bus.subscribe("recorder", recorder.apply)
     bus.subscribe("metrics", metrics.apply)
     telephony = AmiTelephony(AmiConfig(), bus.publish, on_frame=lambda _m: metrics.ami_frames.inc())
-    proto = CallcenterAMIProtocol()
+    proto = CallcenterAMIProtocol(telephony.client)
     proto.connection_made(_Transport())
-    proto.factory = telephony.client
     telephony.client.protocol = proto
     start = time.perf_counter()
     last_flush = start

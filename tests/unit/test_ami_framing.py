@@ -86,3 +86,17 @@ def test_bare_newlines_inside_a_message_are_tolerated() -> None:
 def test_a_capture_cut_mid_message_keeps_the_complete_ones() -> None:
     msgs = list(iter_messages([JOIN, JOIN[:40]]))
     assert len(msgs) == 1
+
+
+def test_unwanted_events_are_dropped_unparsed_but_action_answers_are_kept() -> None:
+    stream = (
+        b"Event: Newstate\r\nUniqueid: 1.1\r\n\r\n"
+        b"Event: QueueParams\r\nQueue: main\r\nActionID: a/1\r\n\r\n"  # part of a QueueStatus answer
+        b"Response: Success\r\nActionID: a/2\r\n\r\n"
+        + JOIN
+        + b"Event: Shutdown\r\nShutdown: Cleanly\r\n\r\n"
+    )
+    splitter = MessageSplitter(wanted={"QueueCallerJoin", "shutdown"})
+    kinds = [m.get("Event") or m.get("Response") for m in splitter.feed(stream)]
+    assert kinds == ["QueueParams", "Success", "QueueCallerJoin", "Shutdown"]
+    assert splitter.filtered == 1

@@ -74,6 +74,7 @@ class AmiClient:
         reconnect_max_s: float = 30.0,
         action_timeout_s: float = 10.0,
         ping_interval_s: float = 10.0,
+        wanted_events: frozenset[str] | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.username, self.secret = username, secret
@@ -85,6 +86,8 @@ class AmiClient:
         self.reconnect_min_s, self.reconnect_max_s = reconnect_min_s, reconnect_max_s
         self.action_timeout_s = action_timeout_s
         self.ping_interval_s = ping_interval_s
+        # Events (lower-case names) worth parsing; others are dropped unparsed (None: all).
+        self.wanted_events = wanted_events
         self.awaiting_actions: deque[Any] = deque()
         self.protocol: CallcenterAMIProtocol | None = None
         self.version: str | None = None

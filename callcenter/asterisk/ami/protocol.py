@@ -41,7 +41,7 @@ class CallcenterAMIProtocol(AMIProtocol):
         # Known from the start: the banner may arrive before create_connection() returns, and the
         # capture must hold it.
         self.factory = self._owner
-        self.splitter = MessageSplitter()
+        self.splitter = MessageSplitter(getattr(self._owner, "wanted_events", None))
         self.log = log
 
     def data_received(self, data: bytes) -> None:  # type: ignore[override]
@@ -64,4 +64,4 @@ class CallcenterAMIProtocol(AMIProtocol):
 
     def reset_buffers(self) -> None:
         self.queue = deque()
-        self.splitter = MessageSplitter()
+        self.splitter = MessageSplitter(getattr(self._owner, "wanted_events", None))

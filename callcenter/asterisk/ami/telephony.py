@@ -18,10 +18,13 @@ from callcenter import events as ev
 from callcenter.acd.commands import AcdCommand
 from callcenter.asterisk.ami.actions import action_for
 from callcenter.asterisk.ami.client import AmiClient
-from callcenter.asterisk.ami.translate import queue_status_snapshot, translate
+from callcenter.asterisk.ami.translate import EVENTS, queue_status_snapshot, translate
 from callcenter.config import AmiConfig
 
 log = logging.getLogger(__name__)
+
+# What the daemon parses: the events it translates, and Shutdown (panoramisk closes on it).
+WANTED_EVENTS = frozenset(EVENTS) | {"shutdown"}
 
 
 class AmiTelephony:
@@ -41,7 +44,7 @@ class AmiTelephony:
             config.host, config.port, config.username, config.secret,
             on_event=self._on_frame, on_connected=self._on_connected, on_disconnected=self._on_disconnected,
             capture=capture, reconnect_min_s=config.reconnect_min_s, reconnect_max_s=config.reconnect_max_s,
-            action_timeout_s=config.action_timeout_s,
+            action_timeout_s=config.action_timeout_s, wanted_events=WANTED_EVENTS,
         )
 
     def start(self) -> None:
