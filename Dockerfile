@@ -1,6 +1,11 @@
 # The callcenter daemon (AMI client, FastAGI server, web). Asterisk runs beside it (its own host or
 # container, configured from asterisk_conf/ with `callcenter sandbox render` or your own tooling).
-# Mirrors scripts/bootstrap: Debian 12, its Python 3.11, a virtualenv with the pinned packages.
+# Mirrors scripts/bootstrap: Debian 12, its Python 3.11, a virtualenv with the pinned packages, the
+# Mandarin placeholder prompts made by scripts/make-prompts.
+#
+# The daemon reads and writes some of Asterisk's files: mount them at the paths the config names
+# (ivr.asterisk_sounds_dir for prompts, ivr.voicemail_dir, asterisk.queue_log, the recordings
+# directory), and set web.host / agi.host to 0.0.0.0 in the mounted callcenter.yaml.
 #
 #   docker build -t callcenter .
 #   docker run -v /etc/callcenter:/etc/callcenter -p 8080:8080 -p 4573:4573 callcenter
@@ -24,9 +29,11 @@ COPY migrations ./migrations
 COPY asterisk_conf ./asterisk_conf
 COPY ivr_flows ./ivr_flows
 COPY scripts ./scripts
+COPY prompts ./prompts
 # Editable install: migrations/ and asterisk_conf/ are found next to the package, as in a checkout.
 RUN python3 -m venv /opt/callcenter/.venv \
  && /opt/callcenter/.venv/bin/pip install --no-cache-dir -e . \
+ && scripts/make-prompts \
  && useradd --system --home /var/lib/callcenter --create-home callcenter \
  && mkdir -p /etc/callcenter && chown callcenter /var/lib/callcenter
 
