@@ -13,7 +13,8 @@ from callcenter.calls import records as r
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.ami_frames = Counter("callcenter_ami_frames", "AMI frames parsed (translated events and action answers)", registry=self.registry)
+        self.ami_frames = Counter("callcenter_ami_frames", "AMI frames parsed (translated events and action answers)",
+                                  registry=self.registry)
         self.events = Counter("callcenter_events", "Domain events by type", ["type"], registry=self.registry)
         self.queue_joins = Counter("callcenter_queue_joins", "Callers entering a queue", ["queue"],
                                    registry=self.registry)
