@@ -201,7 +201,8 @@ class LiveState:
 
     def _on_complete(self, e: ev.AgentCompleted) -> None:
         state = self._agent(e.agent, e.interface)
-        if state.call_linkedid == e.linkedid:
+        # (an AgentComplete without the caller's fields still ends this agent's call in that queue)
+        if state.call_linkedid == e.linkedid or (not e.linkedid and state.call_queue == e.queue):
             state.call_linkedid = state.call_queue = state.talking_since = None
         membership = state.memberships.get(e.queue)
         if membership is not None:

@@ -52,6 +52,8 @@ class CallRecorder:
         self.ended: OrderedDict[str, r.CallRecord] = OrderedDict()
         # (uniqueid, queue) → the caller's current or last entry in that queue
         self.entries: dict[tuple[str, str], r.QueueEntryRecord] = {}
+        # (agent, queue) → the stay the agent is talking to (AgentComplete may come without the caller)
+        self.talking: dict[tuple[str, str], r.QueueEntryRecord] = {}
         self.sessions: dict[tuple[str, str], r.AgentSessionRecord] = {}
         self.pauses: dict[tuple[str, str], r.AgentPauseRecord] = {}
         self.recordings: dict[str, r.RecordingRecord] = {}
@@ -200,6 +202,7 @@ class CallRecorder:
         entry.outcome = r.ANSWERED
         if entry.left_at is None:
             entry.left_at = e.ts
+        self.talking[(e.agent, e.queue)] = entry
         self.sink(entry)
         call = self._call(entry.linkedid)
         if call is not None and call.answered_at is None:
@@ -212,7 +215,10 @@ class CallRecorder:
             self.sink(call)
 
     def _on_complete(self, e: ev.AgentCompleted) -> None:
-        entry = self._entry(e.uniqueid, e.queue)
+        talking = self.talking.pop((e.agent, e.queue), None)
+        # Asterisk 22 sometimes sends AgentComplete without the caller's channel fields (its
+        # snapshot is gone): the stay is then the one this agent was talking to in this queue.
+        entry = self._entry(e.uniqueid, e.queue) if e.uniqueid else talking
         if entry is None:
             return
         entry.completed_at = e.ts

@@ -90,3 +90,11 @@ def test_an_abandoning_caller_stops_the_ringing() -> None:
     live.apply(ev.AgentRung(T + 1, "main", "a.1", "a.1", "1001", "PJSIP/1001", "x.1"))
     live.apply(ev.CallerAbandoned(T + 5, "main", "a.1", "a.1", 1, 1, 4))
     assert live.view(T + 6)["agents"]["1001"]["state"] == "ready"
+
+
+def test_agent_complete_without_the_callers_fields_ends_the_agents_call() -> None:
+    live = LiveState()
+    live.apply(ev.MemberAdded(T, "main", "1001", "PJSIP/1001", False, "", 1))
+    live.apply(ev.AgentConnected(T + 1, "main", "a.1", "a.1", "1001", "PJSIP/1001", 1, 1, "x.1", "PJSIP/1001-1"))
+    live.apply(ev.AgentCompleted(T + 9, "main", "", "", "1001", "PJSIP/1001", 1, 8, "agent"))
+    assert live.view(T + 10)["agents"]["1001"]["state"] == "ready"

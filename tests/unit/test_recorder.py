@@ -198,3 +198,14 @@ def test_calls_not_from_the_trunk_are_not_hotline_calls() -> None:
     rec, sink = recorder()
     rec.apply(ev.ChannelCreated(T, "x.1", "x.1", "PJSIP/1001-1", "1001", "", "from-agents", "1002"))
     assert sink == []
+
+
+def test_agent_complete_without_the_callers_fields_still_completes_the_stay() -> None:
+    # seen on Asterisk 22: AgentComplete with only Queue, Interface, MemberName, HoldTime, TalkTime, Reason
+    rec, sink = recorder()
+    inbound(rec)
+    join(rec)
+    connect(rec)
+    rec.apply(ev.AgentCompleted(T + 40, "main", "", "", "1001", "PJSIP/1001", 3, 36, "agent"))
+    [entry] = sink.latest(r.QueueEntryRecord)
+    assert (entry.completed_at, entry.talk_s, entry.complete_reason) == (T + 40, 36, "agent")
