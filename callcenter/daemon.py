@@ -138,6 +138,13 @@ class Daemon:
         log.info("callcenter daemon started (AMI %s:%s, database %s)", self.config.ami.host,
                  self.config.ami.port, self.db.dialect)
 
+    def plugin(self, name: str) -> Any:
+        """The started feature called ``name`` (e.g. ``"desk"``), for features built on another."""
+        for extension in self.extensions:
+            if getattr(extension, "name", None) == name:
+                return extension
+        raise KeyError(f"no plugin named {name!r}")
+
     def mount(self, prefix: str, resource: Any) -> None:
         """Serve a twisted.web resource under ``/<prefix>`` (plugins call this in ``start``)."""
         if prefix in self.web_mounts or prefix == "ops":

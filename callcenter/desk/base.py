@@ -21,12 +21,19 @@ if TYPE_CHECKING:
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
+PACKAGES = Path(__file__).parents[1]
 
 
 @cache
 def environment() -> jinja2.Environment:
+    """The pages' templates: the desk's by plain name (``base.html``), every other package's under its
+    own name (``quality/inspect.html`` is ``callcenter/quality/templates/inspect.html``), so a
+    capability keeps its pages next to its code and still extends the desk's ``base.html``."""
+    packages = {p.parent.name: jinja2.FileSystemLoader(str(p)) for p in PACKAGES.glob("*/templates")
+                if p != TEMPLATES}
+    loader = jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(TEMPLATES)), jinja2.PrefixLoader(packages)])
     # Autoescape everything: caller names and order text are typed by strangers.
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+    return jinja2.Environment(loader=loader, autoescape=True,
                               undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 

@@ -1,8 +1,11 @@
-"""Translations: one message catalogue per language (``locales/<lang>.yaml``, message id → text).
+"""Translations: one message catalogue per language (message id → text).
 
-Simplified Chinese is the default; English is complete. Templates call ``_("nav.orders")``; a
-message id missing from a catalogue is a bug, found by the unit test that compares catalogues with
-every id the templates and code use.
+The catalogue of a language is the desk's ``locales/<lang>.yaml`` merged with the
+``locales/<lang>.yaml`` of every other package of ``callcenter`` that has one (each capability
+keeps its own words next to its code); a message id defined twice is an error. Simplified Chinese
+is the default; English is complete. Templates call ``_("nav.orders")``; a message id missing from
+a catalogue is a bug, found by the unit test that compares catalogues with every id the templates
+and code use.
 """
 
 from __future__ import annotations
@@ -16,25 +19,36 @@ import yaml
 from callcenter.errors import Refusal, Term, Terms
 
 LOCALES = Path(__file__).parent / "locales"
+PACKAGES = Path(__file__).parents[1]
 LANGUAGES = ("zh", "en")
 DEFAULT = "zh"
+
+
+def catalogue_files(lang: str) -> list[Path]:
+    """The files of one language's catalogue: the desk's first, then other packages' by name."""
+    others = sorted(p for p in PACKAGES.glob(f"*/locales/{lang}.yaml") if p.parent != LOCALES)
+    return [LOCALES / f"{lang}.yaml", *others]
 
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
     """Every message of ``lang`` (flattened: nested YAML keys joined with dots)."""
-    data = yaml.safe_load((LOCALES / f"{lang}.yaml").read_text(encoding="utf-8")) or {}
     flat: dict[str, str] = {}
+    origin: dict[str, Path] = {}
 
-    def walk(prefix: str, node: Any) -> None:
+    def walk(path: Path, prefix: str, node: Any) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
-                walk(f"{prefix}{k}." if not isinstance(v, str) else f"{prefix}{k}", v)
-        else:
-            flat[prefix] = str(node)
+                walk(path, f"{prefix}{k}." if not isinstance(v, str) else f"{prefix}{k}", v)
+            return
+        if prefix in flat:
+            raise ValueError(f"{path}: message {prefix!r} is already defined in {origin[prefix]}")
+        flat[prefix], origin[prefix] = str(node), path
 
-    for k, v in data.items():
-        walk(k if isinstance(v, str) else f"{k}.", v)
+    for path in catalogue_files(lang):
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for k, v in data.items():
+            walk(path, k if isinstance(v, str) else f"{k}.", v)
     return flat
 
 

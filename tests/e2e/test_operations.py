@@ -83,12 +83,12 @@ def test_live_state_in_redis_when_configured(clean: Stack) -> None:
     s.login("1002", "main")
 
     def mirrored() -> dict | None:
-        raw = r.get("callcenter:cc1:agent:1002")
+        raw = r.get(f"callcenter:{s.config.node}:agent:1002")
         agent = json.loads(raw) if raw else None
         return agent if agent and agent["queues"] == ["main"] else None
 
     agent = wait_for(mirrored, 10, what="agent 1002 mirrored in Redis")
     assert agent["agent"] == "1002"
     assert s.health()["redis_ok"] is True
-    board = json.loads(r.get("callcenter:cc1:board"))
+    board = json.loads(r.get(f"callcenter:{s.config.node}:board"))
     assert "main" in board["queues"]

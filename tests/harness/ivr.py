@@ -34,9 +34,14 @@ def emergency_port(ports: Ports) -> int:
     return ports.base + 66
 
 
+def carrier_port(ports: Ports) -> int:
+    """Where a SIPp standing in for the carrier (citizens called back) listens (on 127.0.0.2)."""
+    return ports.base + 65
+
+
 def trunks(ports: Ports) -> list[dict[str, Any]]:
     return [
-        {"name": "carrier", "host": "127.0.0.2", "port": 5060, "context": "from-trunk",
+        {"name": "carrier", "host": "127.0.0.2", "port": carrier_port(ports), "context": "from-trunk",
          "description": "carrier / SIP gateway"},
         {"name": "emergency", "host": "127.0.0.3", "port": emergency_port(ports), "context": "from-trunk",
          "description": "110/119/120 command centres (SIPp)"},

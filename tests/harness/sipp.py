@@ -19,9 +19,12 @@ DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{}.pcap"
 
 _env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(SCENARIOS)), undefined=jinja2.StrictUndefined,
                           autoescape=False)
-# SIPp binds each media port and port + 2; 10 apart, in a block of its own per test stack.
-_MEDIA_BASE = int(os.environ.get("CALLCENTER_TEST_PORT_BASE", "25000")) + 15000
-_media_ports = itertools.count(_MEDIA_BASE, 10)
+# SIPp binds each media port and port + 2; 10 apart, in a block of its own per test stack
+# (base + 3000 … base + 4999, see tests.harness.stack.Ports), reused round-robin: a SIPp process
+# lives for one call, so a port comes round again long after its last user exited.
+_MEDIA_BASE = int(os.environ.get("CALLCENTER_TEST_PORT_BASE", "25000")) + 3000
+_MEDIA_SLOTS = 200
+_media_ports = itertools.cycle(range(_MEDIA_BASE, _MEDIA_BASE + 10 * _MEDIA_SLOTS, 10))
 _lock = threading.Lock()
 
 
@@ -34,10 +37,7 @@ def sipp_binary() -> str:
 
 def next_media_port() -> int:
     with _lock:
-        port = next(_media_ports)
-        if port > _MEDIA_BASE + 5000:
-            raise RuntimeError("ran out of SIPp media ports")
-        return port
+        return next(_media_ports)
 
 
 def render(template: str, out: Path, **values: object) -> Path:

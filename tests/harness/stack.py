@@ -56,7 +56,12 @@ def default_port_base() -> int:
 
 @dataclass(frozen=True)
 class Ports:
-    """Every port one test stack uses, from a base: SIP, AMI, web, AGI, agents, RTP, SIPp media."""
+    """Every port one test stack uses, from a base: SIP, AMI, web, AGI, agents, RTP, SIPp media.
+
+    Layout (all below base + 5000, so stacks whose bases are 5000 apart never collide): +38 AMI,
+    +60 SIP, +65 the carrier's SIPp (outbound calls to citizens), +66 the 110 SIPp, +73 FastAGI,
+    +80 web, +1000… agents' phones, +2000…+2999 Asterisk's RTP, +3000…+4999 SIPp media.
+    """
 
     base: int = field(default_factory=default_port_base)
 
@@ -97,6 +102,8 @@ class Stack:
         base = Config().model_dump(mode="json")
         data: dict[str, Any] = {
             **base,
+            # one node name per stack: stacks of parallel runs share Redis, never its keys
+            "node": f"cc{ports.base}",
             "data_dir": str(workdir / "var"),
             "database_url": database_url,
             "log_level": "debug",

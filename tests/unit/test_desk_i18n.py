@@ -8,18 +8,19 @@ from pathlib import Path
 import pytest
 
 from callcenter.desk import attachments as att
-from callcenter.desk.base import TEMPLATES, environment
+from callcenter.desk.base import environment
 from callcenter.desk.i18n import LANGUAGES, Translator, catalogue, pick_language
 from callcenter.workorders import states as st
 from callcenter.workorders.settings import WorkOrderSettings
 
-DESK = Path(__file__).parents[2] / "callcenter" / "desk"
+PACKAGES = Path(__file__).parents[2] / "callcenter"
 
 
 def _used_keys() -> set[str]:
     keys: set[str] = set()
     literal = r"""\(\s*["']([a-z_]+\.[a-z_.]+)["']\s*[,)]"""
-    for path in [*TEMPLATES.glob("*.html"), *DESK.glob("*.py")]:
+    # every package's pages and code (each capability may keep its own templates and locales)
+    for path in [*PACKAGES.glob("*/templates/**/*.html"), *PACKAGES.rglob("*.py")]:
         text = path.read_text(encoding="utf-8")
         keys |= set(re.findall(r"(?<![\w.])_" + literal, text)) | set(re.findall(r"\bt" + literal, text))
     return keys
