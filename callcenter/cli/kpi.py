@@ -46,7 +46,7 @@ def kpi_group() -> None:
 def service_level(ctx: click.Context, since: str | None, until: str | None, queue: str | None,
                   as_json: bool) -> None:
     """The answer rate from the call records in the database."""
-    from callcenter.calls.queries import queue_entries
+    from callcenter.calls.queries import stay_facts
     from callcenter.kpi.service_level import compute
     from callcenter.store.db import Database
 
@@ -55,11 +55,12 @@ def service_level(ctx: click.Context, since: str | None, until: str | None, queu
     db = Database(config.effective_database_url)
     try:
         with db.session() as session:
-            entries = queue_entries(session, start, end, queue)
+            report = compute(stay_facts(session, start, end, queue), config.kpi.threshold_s,
+                             config.kpi.short_abandon_grace_s, _servicelevels(config),
+                             default_servicelevel=config.kpi.threshold_s, grouped=True)
     finally:
         db.dispose()
-    _show(compute(entries, config.kpi.threshold_s, config.kpi.short_abandon_grace_s, _servicelevels(config),
-                  default_servicelevel=config.kpi.threshold_s), as_json)
+    _show(report, as_json)
 
 
 @kpi_group.command("replay")

@@ -11,6 +11,7 @@ file (``kpi replay``): every source is turned into queue-entry facts first.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -127,14 +128,20 @@ def compute(
     grace_s: int = 0,
     servicelevels: Mapping[str, int] | None = None,
     default_servicelevel: int = 15,
+    grouped: bool = False,
 ) -> ServiceLevelReport:
-    """The report for a set of queue entries (all entries of each caller should be included)."""
+    """The report for a set of queue entries (all entries of each caller should be included).
+
+    ``grouped``: the entries come grouped by caller (each caller's stays together, in entry order), as
+    ``calls.queries.stay_facts`` streams them; then only one caller is held in memory at a time.
+    """
     servicelevels = servicelevels or {}
     report = ServiceLevelReport(threshold_s=threshold_s)
-    by_caller: dict[str, list[EntryFact]] = defaultdict(list)
-    for entry in entries:
-        by_caller[entry.linkedid].append(entry)
-        q = report.queues.setdefault(entry.queue, QueueFigures())
+
+    def count_stay(entry: EntryFact) -> None:
+        q = report.queues.get(entry.queue)
+        if q is None:
+            q = report.queues[entry.queue] = QueueFigures()
         q.offered += 1
         if entry.connected_at is not None:
             q.answered += 1
@@ -149,17 +156,33 @@ def compute(
             q.abandoned_app += 1
             if entry.abandon_hold_s <= sl:
                 q.abandoned_in_sl += 1
-    for stays in by_caller.values():
-        stays.sort(key=lambda s: s.entered_at)
+
+    def count_caller(stays: list[EntryFact]) -> None:
         connected = next((s for s in stays if s.connected_at is not None), None)
         if connected is None:
             if grace_s > 0 and caller_wait_s(stays, stays[-1]) <= grace_s:
                 report.excluded_short_abandons += 1
-                continue
+                return
             report.offered += 1
-            continue
+            return
         report.offered += 1
         report.answered += 1
         if caller_wait_s(stays, connected) <= threshold_s:
             report.answered_within_threshold += 1
+
+    if grouped:
+        for _linkedid, group in itertools.groupby(entries, key=lambda e: e.linkedid):
+            stays = list(group)
+            for entry in stays:
+                count_stay(entry)
+            stays.sort(key=lambda s: s.entered_at)
+            count_caller(stays)
+        return report
+    by_caller: dict[str, list[EntryFact]] = defaultdict(list)
+    for entry in entries:
+        by_caller[entry.linkedid].append(entry)
+        count_stay(entry)
+    for stays in by_caller.values():
+        stays.sort(key=lambda s: s.entered_at)
+        count_caller(stays)
     return report

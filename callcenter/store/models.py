@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -83,6 +84,9 @@ class Call(Base):
     tags: Mapped[dict] = mapped_column(JSON, default=dict)
     transferred_to: Mapped[str | None] = mapped_column(String(64))
 
+    # the screen-pop's caller history: a caller's latest calls without sorting all of them
+    __table_args__ = (Index("calls__idx__caller_number_started_at", "caller_number", "started_at"),)
+
 
 class QueueEntry(Base):
     """One stay of one caller in one queue."""
@@ -109,6 +113,9 @@ class QueueEntry(Base):
     complete_reason: Mapped[str | None] = mapped_column(String(16))
     abandon_hold_s: Mapped[int | None] = mapped_column(Integer)
     exit_key: Mapped[str | None] = mapped_column(String(8))
+
+    # "no earlier stay of this caller" (the service level's window test) is one index probe
+    __table_args__ = (Index("queue_entries__idx__linkedid_entered_at", "linkedid", "entered_at"),)
 
 
 class Recording(Base):

@@ -62,7 +62,7 @@ class OpsApi:
         denied = self._denied(request)
         if denied:
             return denied
-        from callcenter.calls.queries import queue_entries
+        from callcenter.calls.queries import stay_facts
         from callcenter.kpi.service_level import compute
         from callcenter.times import parse_time
 
@@ -80,10 +80,9 @@ class OpsApi:
         queue = arg("queue")
 
         def work(session: Any) -> dict[str, Any]:
-            entries = queue_entries(session, since, until, queue)
-            return compute(entries, config.kpi.threshold_s, config.kpi.short_abandon_grace_s,
-                           {q.name: q.servicelevel for q in config.queues},
-                           default_servicelevel=config.kpi.threshold_s).as_json()
+            return compute(stay_facts(session, since, until, queue), config.kpi.threshold_s,
+                           config.kpi.short_abandon_grace_s, {q.name: q.servicelevel for q in config.queues},
+                           default_servicelevel=config.kpi.threshold_s, grouped=True).as_json()
 
         return self.daemon.db.run_session(work).addCallback(lambda body: json_response(request, body))
 

@@ -56,7 +56,12 @@ class WorkOrder(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}  # noqa: RUF012
-    __table_args__ = (Index("work_orders__idx__district_address", "district", "address"),)
+    __table_args__ = (
+        Index("work_orders__idx__district_address", "district", "address"),
+        # the screen-pop's caller history and the order KPIs' windows
+        Index("work_orders__idx__caller_number_created_at", "caller_number", "created_at"),
+        Index("work_orders__idx__registered_at", "registered_at"),
+    )
 
 
 class WorkOrderEvent(Base):
