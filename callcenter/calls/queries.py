@@ -48,7 +48,9 @@ def _callers_first_queued(since: datetime | None, until: datetime | None) -> Sel
 def _window_filter(stmt: Select, since: datetime | None, until: datetime | None) -> Select:
     if since is None and until is None:
         return stmt
-    return stmt.where(m.QueueEntry.linkedid.in_(_callers_first_queued(since, until)))
+    stmt = stmt.where(m.QueueEntry.linkedid.in_(_callers_first_queued(since, until)))
+    # every stay of such a caller is at or after its first entry: lets the index bound the outer scan too
+    return stmt if since is None else stmt.where(m.QueueEntry.entered_at >= since)
 
 
 def queue_entries(
