@@ -28,6 +28,7 @@ class Perm(StrEnum):
     SUPERVISE = "supervise"  # the team leader's view: front-desk on-time closure, orders near or past their limit
     SUBMIT = "submit"  # platforms sending submissions through the API
     SIGNED_IN = "signed_in"  # anyone signed in (sign out, the start page)
+    KPI_READ = "kpi_read"  # the contract KPIs and the cases they counted
 
 
 _READ = {Perm.ORDER_READ, Perm.SIGNED_IN}
@@ -35,11 +36,12 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.AGENT: frozenset({*_READ, Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT, Perm.KB_READ,
                            Perm.RECORDINGS}),
     Role.TEAM_LEADER: frozenset({*_READ, Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT,
-                                 Perm.KB_READ, Perm.KB_EDIT, Perm.RECORDINGS, Perm.SUPERVISE}),
-    Role.QUALITY_INSPECTOR: frozenset({*_READ, Perm.ORDER_READ_ALL, Perm.KB_READ, Perm.RECORDINGS}),
+                                 Perm.KB_READ, Perm.KB_EDIT, Perm.RECORDINGS, Perm.SUPERVISE, Perm.KPI_READ}),
+    Role.QUALITY_INSPECTOR: frozenset({*_READ, Perm.ORDER_READ_ALL, Perm.KB_READ, Perm.RECORDINGS, Perm.KPI_READ}),
     Role.DEPARTMENT: frozenset({*_READ, Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ}),
     Role.ADMIN: frozenset(set(Perm) - {Perm.DESK, Perm.SUBMIT}),
-    Role.API_CLIENT: frozenset({Perm.SUBMIT, Perm.ORDER_READ, Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ}),
+    Role.API_CLIENT: frozenset({Perm.SUBMIT, Perm.ORDER_READ, Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ,
+                                Perm.KPI_READ}),
 }
 
 # Roles that sign in with a password in a browser; api_client uses bearer tokens only.

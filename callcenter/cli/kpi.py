@@ -88,5 +88,85 @@ def replay(ctx: click.Context, ami_file: str | None, queue_log: str | None, sinc
     _show(report, as_json)
 
 
+def _window(ctx: click.Context, since: str | None, until: str | None):  # type: ignore[no-untyped-def]
+    from callcenter.kpi.registry import Window
+
+    config = get_config(ctx)
+    return config, Window(parse_time(since, config.timezone), parse_time(until, config.timezone))
+
+
+@kpi_group.command("all")
+@click.option("--since", metavar="T", help="From T (each KPI's window basis is in its definition).")
+@click.option("--until", metavar="T", help="Until T (exclusive).")
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def all_kpis(ctx: click.Context, since: str | None, until: str | None, as_json: bool) -> None:
+    """The nine contract KPIs: target, actual, numerator/denominator (or why one is not measured)."""
+    from callcenter.kpi.registry import compute_all
+    from callcenter.store.db import Database
+
+    config, window = _window(ctx, since, until)
+    db = Database(config.effective_database_url)
+    try:
+        with db.session() as session:
+            data = compute_all(session, window, config)
+    finally:
+        db.dispose()
+    if as_json:
+        print_json(data)
+        return
+    for k in data["kpis"]:
+        target = f"{k['comparison']} {k['target']:g}%"
+        if k["status"] == "unavailable":
+            click.echo(f"{k['id']}. {k['name_en']} ({k['name_zh']}), target {target}: not measured: {k['reason']}")
+            continue
+        value = "n/a" if k["value"] is None else f"{k['value']:.2f}%"
+        flag = {True: "met", False: "MISSED", None: "no data"}[k["met"]]
+        click.echo(f"{k['id']}. {k['name_en']} ({k['name_zh']}): {value} ({k['numerator']}/{k['denominator']}), "
+                   f"target {target}: {flag}")
+
+
+@kpi_group.command("cases")
+@click.argument("kpi")
+@click.option("--since", metavar="T")
+@click.option("--until", metavar="T")
+@click.option("--failed", is_flag=True, help="Only the cases that count against the KPI.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N cases.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def cases(ctx: click.Context, kpi: str, since: str | None, until: str | None, failed: bool, limit: int | None,
+          as_json: bool) -> None:
+    """The very records a KPI counted (KPI is its number or key, e.g. 1 or answer_rate_15s)."""
+    import json
+
+    from callcenter.kpi.registry import get
+    from callcenter.store.db import Database
+
+    try:
+        definition = get(kpi)
+    except KeyError:
+        raise click.BadParameter(f"unknown KPI {kpi!r} (see `callcenter kpi all`)", param_hint="KPI") from None
+    if definition.cases is None:
+        raise click.ClickException(f"KPI {definition.id} is not measured yet: {definition.unavailable}")
+    config, window = _window(ctx, since, until)
+    db = Database(config.effective_database_url)
+    shown = 0
+    try:
+        with db.session() as session:
+            for case in definition.cases(session, window, config):
+                if failed and case.ok:
+                    continue
+                if as_json:
+                    click.echo(json.dumps({"kind": case.kind, "id": case.id, "ok": case.ok, "at": case.at,
+                                           "note": case.note}, ensure_ascii=False))
+                else:
+                    click.echo(f"{case.kind} {case.id} {'ok' if case.ok else 'against'} {case.note}")
+                shown += 1
+                if limit is not None and shown >= limit:
+                    break
+    finally:
+        db.dispose()
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(kpi_group)

@@ -117,6 +117,21 @@ class ApiWeb(WebBase):
 
         return send_json(request, await self.desk.db.run_session(work))
 
+    @app.route("/v1/kpi", methods=["GET"])
+    @guard(Perm.KPI_READ, kind="token")
+    async def kpi(self, request: Any) -> bytes:
+        """The nine KPIs: the same JSON as ``callcenter kpi all --json`` (?since=&until=)."""
+        from callcenter.kpi.registry import Window, compute_all
+        from callcenter.times import parse_time
+
+        config = self.desk.config
+        try:
+            window = Window(parse_time(arg(request, "since") or None, config.timezone),
+                            parse_time(arg(request, "until") or None, config.timezone))
+        except ValueError as exc:
+            raise HttpError(400, "bad_time", detail=str(exc)[:200]) from None
+        return send_json(request, await self.desk.db.run_session(lambda s: compute_all(s, window, config)))
+
     @app.route("/v1/kb/search", methods=["GET"])
     @guard(Perm.KB_READ, kind="token")
     async def kb(self, request: Any) -> bytes:

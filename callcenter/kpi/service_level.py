@@ -109,6 +109,17 @@ def caller_wait_s(stays: list[EntryFact], stay: EntryFact) -> int:
     return int(stay.entered_at) - int(stays[0].entered_at) + (stay.hold_s or 0)
 
 
+def caller_outcome(stays: list[EntryFact], threshold_s: int, grace_s: int = 0) -> str:
+    """One caller's part in the answer rate (stays in entry order): 'within' the threshold, answered 'late',
+    'unanswered', or 'excluded' (gave up within the short-abandon grace: not counted at all)."""
+    connected = next((s for s in stays if s.connected_at is not None), None)
+    if connected is None:
+        if grace_s > 0 and caller_wait_s(stays, stays[-1]) <= grace_s:
+            return "excluded"
+        return "unanswered"
+    return "within" if caller_wait_s(stays, connected) <= threshold_s else "late"
+
+
 def in_window(entries: Iterable[EntryFact], since: float | None, until: float | None) -> list[EntryFact]:
     """The entries of callers whose first queue entry is in [since, until) (epoch seconds)."""
     entries = list(entries)
@@ -158,16 +169,14 @@ def compute(
                 q.abandoned_in_sl += 1
 
     def count_caller(stays: list[EntryFact]) -> None:
-        connected = next((s for s in stays if s.connected_at is not None), None)
-        if connected is None:
-            if grace_s > 0 and caller_wait_s(stays, stays[-1]) <= grace_s:
-                report.excluded_short_abandons += 1
-                return
-            report.offered += 1
+        outcome = caller_outcome(stays, threshold_s, grace_s)
+        if outcome == "excluded":
+            report.excluded_short_abandons += 1
             return
         report.offered += 1
-        report.answered += 1
-        if caller_wait_s(stays, connected) <= threshold_s:
+        if outcome != "unanswered":
+            report.answered += 1
+        if outcome == "within":
             report.answered_within_threshold += 1
 
     if grouped:

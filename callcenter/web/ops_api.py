@@ -86,6 +86,66 @@ class OpsApi:
 
         return self.daemon.db.run_session(work).addCallback(lambda body: json_response(request, body))
 
+    def _kpi_window(self, request: Any) -> Any:
+        from callcenter.kpi.registry import Window
+        from callcenter.times import parse_time
+
+        def arg(name: str) -> str | None:
+            values = request.args.get(name.encode())
+            return values[0].decode("utf-8", "replace") if values else None
+
+        tz = self.daemon.config.timezone
+        return Window(parse_time(arg("since"), tz), parse_time(arg("until"), tz))
+
+    @app.route("/kpi/all", methods=["GET"])
+    def kpi_all(self, request: Any) -> Any:
+        """The same JSON as ``callcenter kpi all --json`` (?since=&until=)."""
+        denied = self._denied(request)
+        if denied:
+            return denied
+        from callcenter.kpi.registry import compute_all
+
+        try:
+            window = self._kpi_window(request)
+        except ValueError as exc:
+            return json_response(request, {"error": str(exc)}, 400)
+        config = self.daemon.config
+        return self.daemon.db.run_session(lambda session: compute_all(session, window, config)).addCallback(
+            lambda body: json_response(request, body))
+
+    @app.route("/kpi/<string:kpi>/cases", methods=["GET"])
+    def kpi_cases(self, request: Any, kpi: str) -> Any:
+        """The records a KPI counted (?since=&until=&failed=1&limit=N, at most 10000), as JSON."""
+        denied = self._denied(request)
+        if denied:
+            return denied
+        from callcenter.kpi.registry import get
+
+        try:
+            definition = get(kpi[:64])
+            window = self._kpi_window(request)
+            limit = min(int((request.args.get(b"limit") or [b"1000"])[0]), 10_000)
+        except KeyError:
+            return json_response(request, {"error": "unknown KPI"}, 404)
+        except ValueError as exc:
+            return json_response(request, {"error": str(exc)}, 400)
+        if definition.cases is None:
+            return json_response(request, {"error": "not measured", "reason": definition.unavailable}, 409)
+        failed = (request.args.get(b"failed") or [b""])[0] in (b"1", b"true")
+        config = self.daemon.config
+
+        def work(session: Any) -> dict[str, Any]:
+            out = []
+            for case in definition.cases(session, window, config):  # type: ignore[misc]
+                if failed and case.ok:
+                    continue
+                out.append({"kind": case.kind, "id": case.id, "ok": case.ok, "at": case.at, "note": case.note})
+                if len(out) >= limit:
+                    break
+            return {"kpi": definition.id, "key": definition.key, "cases": out, "truncated": len(out) >= limit}
+
+        return self.daemon.db.run_session(work).addCallback(lambda body: json_response(request, body))
+
     @app.route("/metrics", methods=["GET"])
     def metrics(self, request: Any) -> bytes:
         denied = self._denied(request)

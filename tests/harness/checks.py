@@ -19,6 +19,13 @@ def kpi_everywhere(stack: Stack, since: float, until: float | None = None) -> di
     assert code == 200 and from_web == from_db, f"web and CLI disagree:\n{from_web}\n{from_db}"
     assert from_db == from_ami, f"database and AMI replay disagree:\n{from_db}\n{from_ami}"
     assert from_db == from_log, f"database and queue_log replay disagree:\n{from_db}\n{from_log}"
+    # the nine-KPI registry serves the same KPI 1, from the CLI and the web alike
+    all_cli = stack.cli_json("kpi", "all", *window)
+    code, all_web = stack.http(f"/ops/kpi/all?since={since:.6f}&until={until:.6f}")
+    assert code == 200 and all_web == all_cli, f"kpi all: web and CLI disagree:\n{all_web}\n{all_cli}"
+    kpi1 = all_cli["kpis"][0]
+    assert (kpi1["key"], kpi1["numerator"], kpi1["denominator"], kpi1["value"]) == (
+        "answer_rate_15s", from_db["answered_within_threshold"], from_db["offered"], from_db["rate"]), kpi1
     return from_db
 
 
