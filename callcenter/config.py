@@ -81,6 +81,22 @@ class KpiConfig(_Model):
     short_abandon_grace_s: int = 0
 
 
+class StaffingConfig(_Model):
+    # share of callers to answer within kpi.threshold_s (the contract: 95%)
+    target: float = Field(0.95, gt=0, lt=1)
+    # seconds of after-call work per call added to the measured talk time (until after-call work is recorded)
+    after_call_s: float = Field(0.0, ge=0)
+    # share of paid time agents are not on the phones (breaks, training, meetings)
+    shrinkage: float = Field(0.3, ge=0, lt=1)
+    # weeks of history a forecast averages; days measured for handling time and patience
+    history_weeks: int = Field(8, ge=1, le=104)
+    measure_days: int = Field(28, ge=1, le=366)
+    # handling time when there is no history yet
+    default_aht_s: float = Field(240.0, gt=0)
+    # intraday check of logged-in agents against the next hour's need (0: off)
+    check_interval_s: float = Field(300.0, ge=0)
+
+
 class QueueConfig(_Model):
     name: str
     description: str = ""
@@ -187,6 +203,7 @@ class Config(_Model):
     ivr: IvrConfig = IvrConfig()
     web: WebConfig = WebConfig()
     kpi: KpiConfig = KpiConfig()
+    staffing: StaffingConfig = StaffingConfig()
     asterisk: AsteriskConfig = AsteriskConfig()
     queues: tuple[QueueConfig, ...] = (
         QueueConfig(name="main", description="12345 general enquiries"),

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("callcenter.cli.user", "Users: agents, team leaders, inspectors, departments..."),
     "order": ("callcenter.cli.order", "Work orders (工单)."),
     "kb": ("callcenter.cli.kb", "Knowledge base (知识库)."),
+    "staffing": ("callcenter.cli.staffing", "Staffing to the 15-second target: forecast, agents needed."),
 }
 
 
