@@ -179,11 +179,10 @@ class QueueLogCatchUp:
         self._loop: Any = None
         self._busy = False
 
-    def start(self) -> None:
-        from twisted.internet import task
+    def start(self, supervisor: Any = None) -> None:
+        from callcenter.supervise import Supervisor
 
-        self._loop = task.LoopingCall(self.tick)
-        self._loop.start(self.interval_s, now=True)
+        self._loop = (supervisor or Supervisor()).looping("queue-log-catchup", self.tick, self.interval_s, now=True)
 
     def stop(self) -> None:
         if self._loop is not None and self._loop.running:

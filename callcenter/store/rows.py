@@ -6,10 +6,11 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import JSON, String, Table, Text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from callcenter import bounds
 from callcenter.calls import records as r
 from callcenter.store import models as m
 
@@ -37,12 +38,61 @@ def to_row(record: Any) -> tuple[str, str, dict[str, Any]]:
     """(table name, key, column values) of a record; times stay epoch floats (JSON-friendly)."""
     table, key, _ = _MAPPING[type(record)]
     columns = table.columns.keys()
-    values = {c: getattr(record, c) for c in columns if hasattr(record, c)}
+    # Fitted here already, so the journal (UTF-8 JSON) can hold every row the database can.
+    values = fit_row(table, {c: getattr(record, c) for c in columns if hasattr(record, c)})
     return table.name, values[key], values
 
 
+def column_limits(table: Table) -> dict[str, int | None]:
+    """Text-like columns of ``table`` → their width (None: unbounded Text)."""
+    out: dict[str, int | None] = {}
+    for column in table.columns:
+        if isinstance(column.type, String):  # Text is a String without a length
+            out[column.name] = column.type.length
+    return out
+
+
+_LIMITS: dict[str, dict[str, int | None]] = {}
+
+
+def _clean_json(value: Any) -> Any:
+    # NUL and lone surrogates are refused inside PostgreSQL JSON too.
+    if isinstance(value, str):
+        return bounds.clean(value, multiline=True)
+    if isinstance(value, dict):
+        return {bounds.clean(k, multiline=True): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+def fit_row(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with every string fitted to its column: control characters removed, clipped.
+
+    Why: a value wider than its column (or with a NUL byte, refused by PostgreSQL) makes the whole
+    row unwritable; clipping a caller id is better than losing the call.
+    """
+    limits = _LIMITS.get(table.name)
+    if limits is None:
+        limits = _LIMITS[table.name] = column_limits(table)
+    out = dict(values)
+    for name, value in values.items():
+        if value is None:
+            continue
+        if name in limits:
+            if not isinstance(value, str):
+                continue
+            limit = limits[name]
+            multiline = limit is None or isinstance(table.c[name].type, Text)
+            out[name] = bounds.fit(value, limit, multiline) if limit else bounds.clean(value, multiline)
+        elif name in table.c and isinstance(table.c[name].type, JSON):
+            out[name] = _clean_json(value)
+    return out
+
+
 def _to_db(table_name: str, values: dict[str, Any]) -> dict[str, Any]:
-    _table, _key, times = TABLES[table_name]
+    table, _key, times = TABLES[table_name]
+    values = fit_row(table, values)
     return {c: (m.utc(v) if c in times else v) for c, v in values.items()}
 
 
