@@ -6,9 +6,10 @@ import click
 
 from callcenter import __version__
 from callcenter.cli import agent, ami, calls, db, ivr, kb, kpi, order, queue, run, sandbox, user
+from callcenter.cli.common import DatabaseErrorsAsMessages
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DatabaseErrorsAsMessages, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--config", "config_path", metavar="FILE", envvar="CALLCENTER_CONFIG",
               help="callcenter.yaml (default: ./callcenter.yaml, then .run/sandbox/callcenter.yaml).")
 @click.version_option(__version__, prog_name="callcenter")
