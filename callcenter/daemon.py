@@ -135,7 +135,7 @@ class Daemon:
             a = self.config.asterisk
             self.catchup = QueueLogCatchUp(a.queue_log, self.db, self.writer, self.recorder,
                                            self.config.kpi.threshold_s, a.queue_log_interval_s,
-                                           a.queue_log_lag_s, time.time)
+                                           a.queue_log_lag_s, time.time, a.recordings_dir)
             self.catchup.start(self.supervisor)
         self._start_web()
         log.info("callcenter daemon started (AMI %s:%s, database %s)", self.config.ami.host,
