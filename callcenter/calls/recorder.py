@@ -117,6 +117,7 @@ class CallRecorder:
             known.channel, known.caller_number, known.caller_name, known.did = (
                 e.channel, e.caller_number, e.caller_name, e.exten)
             known.hotline = known.hotline or self.hotlines.get(e.exten)
+            known.adopted = False
             call = known
         else:
             call = r.CallRecord(
@@ -164,7 +165,7 @@ class CallRecorder:
             # A caller we did not see arrive (daemon started mid-call, or queue_log replay).
             call = r.CallRecord(
                 linkedid=e.linkedid, started_at=e.ts, channel=e.channel, caller_number=e.caller_number,
-                caller_name=e.caller_name,
+                caller_name=e.caller_name, adopted=True,
             )
             self.calls[e.linkedid] = call
         return call

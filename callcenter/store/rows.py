@@ -34,12 +34,22 @@ def register(record_type: type, table: Table, key: str, time_columns: Iterable[s
     TABLES[table.name] = (table, key, frozenset(time_columns))
 
 
+# Columns an adopted call (see CallRecord.adopted) does not know: left as the row has them.
+ADOPTED_UNKNOWN = frozenset({"did", "hotline", "caller_name", "flow", "ivr_path", "tags", "transferred_to"})
+# A row may name columns that are written only when it is inserted, never over an existing row.
+INSERT_ONLY = "__insert_only__"
+
+
 def to_row(record: Any) -> tuple[str, str, dict[str, Any]]:
     """(table name, key, column values) of a record; times stay epoch floats (JSON-friendly)."""
     table, key, _ = _MAPPING[type(record)]
     columns = table.columns.keys()
+    if getattr(record, "adopted", False):
+        columns = [c for c in columns if c not in ADOPTED_UNKNOWN]
     # Fitted here already, so the journal (UTF-8 JSON) can hold every row the database can.
     values = fit_row(table, {c: getattr(record, c) for c in columns if hasattr(record, c)})
+    if getattr(record, "adopted", False):
+        values[INSERT_ONLY] = ["started_at"]  # the queue join's time is not the call's start
     return table.name, values[key], values
 
 
@@ -112,15 +122,17 @@ def upsert_rows(conn: Connection, table_name: str, rows: list[dict[str, Any]], c
     table, key, _ = TABLES[table_name]
     insert = _insert_for(conn)
     # Rows of one statement must share their columns.
-    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    by_shape: dict[tuple[tuple[str, ...], tuple[str, ...]], list[dict[str, Any]]] = {}
     for row in rows:
-        by_shape.setdefault(tuple(sorted(row)), []).append(_to_db(table_name, row))
-    for columns, shaped in by_shape.items():
+        row = dict(row)
+        keep = tuple(sorted(row.pop(INSERT_ONLY, ()) or ()))
+        by_shape.setdefault((tuple(sorted(row)), keep), []).append(_to_db(table_name, row))
+    for (columns, keep), shaped in by_shape.items():
         for i in range(0, len(shaped), chunk):
             stmt = insert(table)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[table.c[key]],
-                set_={c: stmt.excluded[c] for c in columns if c != key},
+                set_={c: stmt.excluded[c] for c in columns if c != key and c not in keep},
             )
             conn.execute(stmt, shaped[i:i + chunk])
 

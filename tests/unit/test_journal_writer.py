@@ -321,3 +321,34 @@ def test_writer_thread_restarts_after_an_unexpected_error(db_url: str, tmp_path:
     assert sorted(_calls(db)) == ["cc-1", "cc-2"] and sup.failures == 1
     w.stop()
     db.dispose()
+
+
+def test_an_adopted_call_keeps_what_its_row_already_holds(db_url: str, tmp_path: Path) -> None:
+    # After a restart mid-call the daemon learns of the call from its queue join: what the row
+    # already holds (flow, IVR path, DID, hotline, start) must survive that record's writes.
+    migrate.upgrade(db_url)
+    db = Database(db_url)
+    w = _writer(db, tmp_path / "journal")
+    before = r.CallRecord(linkedid="cc-5", started_at=T, caller_number="13800000005", caller_name="张三",
+                          did="12310", hotline="12345", flow="12345", ivr_path=[{"node": "menu"}],
+                          tags={"topic": "gas"})
+    w.put(before)
+    w.flush()
+    assert w.wait_idle(10)
+    adopted = r.CallRecord(linkedid="cc-5", started_at=T + 20, caller_number="13800000005", adopted=True,
+                           first_queued_at=T + 20, first_queue="main", disposition="answered", answered_by="1001")
+    fresh = r.CallRecord(linkedid="cc-6", started_at=T + 30, caller_number="1", adopted=True)
+    w.put(adopted)
+    w.put(fresh)
+    w.flush()
+    assert w.wait_idle(10)
+    with db.session() as s:
+        row = s.get(Call, "cc-5")
+        new = s.get(Call, "cc-6")
+    assert (row.flow, row.did, row.hotline, row.caller_name, row.tags) == ("12345", "12310", "12345", "张三",
+                                                                           {"topic": "gas"})
+    assert row.ivr_path == [{"node": "menu"}] and epoch(row.started_at) == T
+    assert (row.disposition, row.answered_by, row.first_queue) == ("answered", "1001", "main")
+    assert epoch(new.started_at) == T + 30 and new.ivr_path == [] and new.did == ""
+    w.stop()
+    db.dispose()
