@@ -140,15 +140,18 @@ def recover(session: Session, callers: dict[str, list[str]], threshold_s: int,
             rows.setdefault(row.uniqueid, []).append(row)
     calls = {c.linkedid: c for chunk in _chunks(ids, 500)
              for c in session.scalars(select(m.Call).where(m.Call.linkedid.in_(chunk)))}
+    recordings = {rec.linkedid: rec for chunk in _chunks(ids, 500)
+                  for rec in session.scalars(select(m.Recording).where(m.Recording.linkedid.in_(chunk)))}
     out: list[Any] = []
     for call in offline.ended.values():
         out.extend(_reconcile(call, rows.get(call.linkedid, []), calls.get(call.linkedid), threshold_s,
-                              recordings_dir))
+                              recordings_dir, recordings.get(call.linkedid)))
     return out
 
 
 def _reconcile(found: r.CallRecord, db_rows: list[m.QueueEntry], db_call: m.Call | None,
-               threshold_s: int, recordings_dir: str | None = None) -> list[Any]:
+               threshold_s: int, recordings_dir: str | None = None,
+               db_recording: m.Recording | None = None) -> list[Any]:
     out: list[Any] = []
     entries: list[r.QueueEntryRecord] = []
     for stay in found.entries:
@@ -190,7 +193,17 @@ def _reconcile(found: r.CallRecord, db_rows: list[m.QueueEntry], db_call: m.Call
         call.first_queued_at, call.first_queue = call.entries[0].entered_at, call.entries[0].queue
     if call.ended_at is None:
         call.ended_at = max(e.completed_at or e.left_at or e.entered_at for e in call.entries)
-    if call.recording_path is None and connected is not None:
+    if db_recording is not None and (db_recording.size_bytes is None or db_recording.ended_at is None):
+        # Started before the daemon died; nobody saw the call end: finish it from the file.
+        rec = record_from_row(r.RecordingRecord, db_recording)
+        rec.ended_at = rec.ended_at or call.ended_at
+        try:
+            rec.size_bytes = os.stat(rec.path).st_size
+        except OSError:
+            rec.size_bytes = 0
+        call.recording_path = call.recording_path or rec.path
+        out.append(rec)
+    elif call.recording_path is None and connected is not None:
         found_file = find_recording(recordings_dir, call.linkedid, call.entries[0].entered_at)
         if found_file is not None:
             call.recording_path = found_file[0]

@@ -144,3 +144,25 @@ def test_a_transfer_during_a_lost_talk_is_recorded_as_transferred(db_url: str) -
     assert (row.outcome, row.talk_s, row.complete_reason) == ("transferred", 20, "transfer")
     assert fixed.disposition == "transferred" and epoch(fixed.ended_at) == t0 + 22
     db.dispose()
+
+
+def test_a_recording_started_before_the_daemon_died_gets_its_end_and_size(db_url: str, tmp_path: Path) -> None:
+    migrate.upgrade(db_url)
+    db = Database(db_url)
+    t0 = 1_800_000_300.0
+    wav = tmp_path / "c-9.wav"
+    wav.write_bytes(b"\0" * 5000)
+    call = r.CallRecord(linkedid="c-9", started_at=t0, first_queued_at=t0, first_queue="main", answered_at=t0 + 2,
+                        answered_by="1001", answered_queue="main", wait_s=2, disposition="answered",
+                        recording_path=str(wav))
+    stay = r.QueueEntryRecord(id="c-9@x", linkedid="c-9", uniqueid="c-9", queue="main", entered_at=t0, position=1,
+                              outcome=r.ANSWERED, left_at=t0 + 2, hold_s=2, agent="1001", connected_at=t0 + 2)
+    _write(db, [call, stay, r.RecordingRecord(path=str(wav), linkedid="c-9", started_at=t0)])
+    lines = ["1800000300|c-9|main|NONE|ENTERQUEUE||1|1", "1800000302|c-9|main|1001|CONNECT|2|c-9.1|1",
+             "1800000312|c-9|main|1001|COMPLETECALLER|2|10|1"]
+    with db.session() as s:
+        _write(db, recover(s, {"c-9": lines}, 15))
+    with db.session() as s:
+        rec = s.get(Recording, str(wav))
+    assert rec.size_bytes == 5000 and epoch(rec.ended_at) == t0 + 12
+    db.dispose()
