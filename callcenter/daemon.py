@@ -126,7 +126,7 @@ class Daemon:
 
             self.redis = RedisMirror(self.config.redis_url, self.live, node=self.config.node)
             self.live.subscribe(self.redis.on_change)
-            self.redis.start()
+            self.redis.start(self.supervisor)
         for extension in self.extensions:
             extension.start(self)
         if self.config.asterisk.queue_log:

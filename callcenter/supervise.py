@@ -132,28 +132,46 @@ class Supervisor:
         return loop
 
     # ---- asyncio tasks ---------------------------------------------------------------------------------
-    def task(self, name: str, factory: Callable[[], Awaitable[Any]]) -> asyncio.Task[Any]:
+    def task(self, name: str, factory: Callable[[], Awaitable[Any]]) -> SupervisedTask:
         """Run ``factory()`` as an asyncio task; if it raises, log, count and start a new one."""
-        item = self._register(name, "task")
-        loop = asyncio.get_running_loop()
-        holder: dict[str, asyncio.Task[Any]] = {}
+        return SupervisedTask(self, self._register(name, "task"), factory)
 
-        def start() -> None:
-            if self._stopping:
-                return
-            item.running = True
-            holder["task"] = t = loop.create_task(factory(), name=name)  # type: ignore[arg-type]
-            t.add_done_callback(done)
 
-        def done(t: asyncio.Task[Any]) -> None:
-            item.running = False
-            if t.cancelled() or t.exception() is None:
-                return
-            exc = t.exception()
-            delay = self._failed(item, exc)  # type: ignore[arg-type]
-            log.error("background task %s failed (failure %d); restarting in %.1f s", name, item.failures, delay,
-                      exc_info=exc)
-            loop.call_later(delay, start)
+class SupervisedTask:
+    """An asyncio task restarted (new coroutine from its factory) after a failure; cancel() ends it."""
 
-        start()
-        return holder["task"]
+    def __init__(self, supervisor: Supervisor, item: Supervised, factory: Callable[[], Awaitable[Any]]) -> None:
+        self.supervisor, self.item, self.factory = supervisor, item, factory
+        self.loop = asyncio.get_running_loop()
+        self.current: asyncio.Task[Any] | None = None
+        self.cancelled = False
+        self._start()
+
+    def _start(self) -> None:
+        if self.cancelled or self.supervisor._stopping:
+            return
+        self.item.running = True
+        self.current = self.loop.create_task(self.factory(), name=self.item.name)  # type: ignore[arg-type]
+        self.current.add_done_callback(self._done)
+
+    def _done(self, t: asyncio.Task[Any]) -> None:
+        self.item.running = False
+        if t.cancelled() or t.exception() is None or self.cancelled:
+            return
+        exc = t.exception()
+        delay = self.supervisor._failed(self.item, exc)  # type: ignore[arg-type]
+        log.error("background task %s failed (failure %d); restarting in %.1f s", self.item.name,
+                  self.item.failures, delay, exc_info=exc)
+        self.loop.call_later(delay, self._start)
+
+    def cancel(self) -> None:
+        self.cancelled = True
+        if self.current is not None:
+            self.current.cancel()
+
+    def done(self) -> bool:
+        return self.current is None or self.current.done()
+
+    def __await__(self) -> Any:
+        assert self.current is not None
+        return self.current.__await__()

@@ -44,8 +44,11 @@ class RedisMirror:
         self._full_resync = True
         self.ok = False
 
-    def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
+    def start(self, supervisor: Any = None) -> None:
+        """Start mirroring (under ``supervisor``: a failure is logged, counted and restarted)."""
+        from callcenter.supervise import Supervisor
+
+        self._task = (supervisor or Supervisor()).task("redis-mirror", self._run)  # type: ignore[assignment]
 
     async def stop(self) -> None:
         if self._task is not None:
