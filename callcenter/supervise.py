@@ -142,7 +142,10 @@ class SupervisedTask:
 
     def __init__(self, supervisor: Supervisor, item: Supervised, factory: Callable[[], Awaitable[Any]]) -> None:
         self.supervisor, self.item, self.factory = supervisor, item, factory
-        self.loop = asyncio.get_running_loop()
+        try:
+            self.loop = asyncio.get_running_loop()
+        except RuntimeError:  # started from the reactor before its asyncio loop runs
+            self.loop = asyncio.get_event_loop()
         self.current: asyncio.Task[Any] | None = None
         self.cancelled = False
         self._start()

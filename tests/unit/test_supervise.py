@@ -85,3 +85,21 @@ def test_a_failing_task_is_started_again() -> None:
 
     asyncio.run(main())
     assert len(starts) == 2 and sup.failures == 1
+
+
+def test_a_task_can_be_started_before_the_loop_runs() -> None:
+    # The daemon starts its parts from the reactor, before the asyncio loop it runs on is running.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        ran = []
+
+        async def work() -> None:
+            ran.append(1)
+
+        handle = Supervisor().task("early", work)
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert ran == [1] and handle.done()
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
