@@ -252,11 +252,10 @@ def test_journal_disk_full_while_the_database_is_down(clean_drill: Drill) -> Non
     filler = d.data_dir / "filler"
     d.proxy.down()
     try:
-        with open(filler, "wb") as f:  # fill the disk to the last byte
+        with open(filler, "wb", buffering=0) as f:  # fill the disk to the last byte
             try:
                 while True:
-                    f.write(b"\0" * (1 << 16))
-                    f.flush()
+                    f.write(b"\0" * 4096)
             except OSError:
                 pass
         assert s.caller("13900000005", "满盘", hold_ms=6000).run().ok
