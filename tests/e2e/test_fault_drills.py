@@ -39,6 +39,9 @@ pytestmark = pytest.mark.e2e
 OPEN = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai")).timestamp()
 
 
+CAP_BYTES = 8 << 20  # the journal's disk in the disk-full drill
+
+
 @dataclass
 class Drill:
     stack: Stack
@@ -110,7 +113,7 @@ def drill(stack: Stack) -> Iterator[Drill]:
     host, port = host_port.split(":")
     proxy = TcpProxy((host, int(port))).up()
     data_dir = stack.workdir / "drill-data"
-    capped = _mount_tmpfs(data_dir, "8m")
+    capped = _mount_tmpfs(data_dir, f"{CAP_BYTES}")
     d = Drill(stack, proxy, url, url.replace(host_port, f"127.0.0.1:{proxy.port}"), data_dir, capped,
               stack.ports.base + 7, None, create_engine(url.replace("postgresql://", "postgresql+psycopg://")))
     d.start_redis()
@@ -124,7 +127,7 @@ def drill(stack: Stack) -> Iterator[Drill]:
         proxy.down()
         d.stop_redis()
         d.engine.dispose()
-        if capped:
+        if capped and os.path.ismount(data_dir):
             subprocess.run(["umount", "-l", str(data_dir)], check=False, capture_output=True)
         next(pg, None)
         stack.start_daemon()
@@ -248,13 +251,17 @@ def test_journal_disk_full_while_the_database_is_down(clean_drill: Drill) -> Non
     d, s = clean_drill, clean_drill.stack
     if not d.disk_capped:
         pytest.skip("cannot mount a tmpfs here (needs root): no size-capped journal disk")
+    # Never fill any other disk: the data directory must be the small tmpfs, and the journal on it.
+    fs = os.statvfs(d.data_dir)
+    assert os.path.ismount(d.data_dir) and fs.f_blocks * fs.f_frsize <= CAP_BYTES, "the drill's tmpfs is gone"
+    assert os.stat(d.data_dir / "journal").st_dev == os.stat(d.data_dir).st_dev
     ready(s, "1001")
     filler = d.data_dir / "filler"
     d.proxy.down()
     try:
-        with open(filler, "wb", buffering=0) as f:  # fill the disk to the last byte
+        with open(filler, "wb", buffering=0) as f:  # fill the disk to the last byte (at most its size)
             try:
-                while True:
+                for _ in range(CAP_BYTES // 4096 + 1):
                     f.write(b"\0" * 4096)
             except OSError:
                 pass
