@@ -107,8 +107,17 @@ class RecordWriter:
         """Serialise changed records and hand them to the writer thread (non-blocking)."""
         if not self._changed:
             return
-        rows = [to_row(rec) for rec in self._changed.values()]
-        self._changed = {}
+        changed, self._changed = self._changed, {}
+        rows = []
+        for rec in changed.values():
+            try:
+                rows.append(to_row(rec))
+            except Exception:
+                # A record that cannot become a row (a bug) must not block the others at every flush.
+                log.exception("record %s %r cannot be written; skipped", type(rec).__name__,
+                              getattr(rec, "linkedid", None) or getattr(rec, "id", None))
+        if not rows:
+            return
         with self._cond:
             self._outstanding += 1
         self._queue.put(rows)
