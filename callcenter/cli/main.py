@@ -6,7 +6,7 @@ import click
 
 from callcenter import __version__
 from callcenter.cli import agent, ami, calls, db, ivr, kb, kpi, order, queue, run, sandbox, user
-from callcenter.cli.common import DatabaseErrorsAsMessages
+from callcenter.cli.dberrors import DatabaseErrorsAsMessages
 
 
 @click.group(cls=DatabaseErrorsAsMessages, context_settings={"help_option_names": ["-h", "--help"]})
