@@ -28,6 +28,8 @@ def clean(value: Any, multiline: bool = False) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
+    if text.isprintable():  # the usual case, in C: no control characters, no surrogates
+        return text
     return (_CONTROL if multiline else _CONTROL_LINE).sub("", text)
 
 

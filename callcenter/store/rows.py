@@ -62,7 +62,17 @@ def column_limits(table: Table) -> dict[str, int | None]:
     return out
 
 
-_LIMITS: dict[str, dict[str, int | None]] = {}
+# table name → ({text column: (width or None, multi-line allowed)}, JSON columns)
+_SHAPES: dict[str, tuple[dict[str, tuple[int | None, bool]], frozenset[str]]] = {}
+
+
+def _shape(table: Table) -> tuple[dict[str, tuple[int | None, bool]], frozenset[str]]:
+    shape = _SHAPES.get(table.name)
+    if shape is None:
+        texts = {name: (limit, limit is None or isinstance(table.c[name].type, Text))
+                 for name, limit in column_limits(table).items()}
+        shape = _SHAPES[table.name] = (texts, frozenset(c.name for c in table.columns if isinstance(c.type, JSON)))
+    return shape
 
 
 def _clean_json(value: Any) -> Any:
@@ -82,20 +92,20 @@ def fit_row(table: Table, values: dict[str, Any]) -> dict[str, Any]:
     Why: a value wider than its column (or with a NUL byte, refused by PostgreSQL) makes the whole
     row unwritable; clipping a caller id is better than losing the call.
     """
-    limits = _LIMITS.get(table.name)
-    if limits is None:
-        limits = _LIMITS[table.name] = column_limits(table)
+    texts, jsons = _shape(table)
     out = dict(values)
     for name, value in values.items():
         if value is None:
             continue
-        if name in limits:
+        text = texts.get(name)
+        if text is not None:
             if not isinstance(value, str):
                 continue
-            limit = limits[name]
-            multiline = limit is None or isinstance(table.c[name].type, Text)
+            limit, multiline = text
+            if value.isprintable() and (limit is None or len(value) <= limit):
+                continue  # the usual case, checked in C
             out[name] = bounds.fit(value, limit, multiline) if limit else bounds.clean(value, multiline)
-        elif name in table.c and isinstance(table.c[name].type, JSON):
+        elif name in jsons and value:
             out[name] = _clean_json(value)
     return out
 
