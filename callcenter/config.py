@@ -181,6 +181,9 @@ class AsteriskConfig(_Model):
     # Asterisk's queue_log as this daemon can read it: queue stays the daemon missed on AMI (it was
     # down or restarting) are recovered from it. None turns the catch-up off.
     queue_log: str | None = None
+    # Where MixMonitor writes (the dialplan's CC_RECDIR, as this daemon sees it): the catch-up links a
+    # recovered call to its recording (<dir>/YYYY/MM/DD/<linkedid>.wav) when AMI never said so.
+    recordings_dir: str | None = None
     queue_log_interval_s: float = 30.0
     # A caller's queue_log lines are reconciled this long after their last stay ended (AMI has
     # recorded everything it saw by then).

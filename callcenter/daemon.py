@@ -26,6 +26,7 @@ from callcenter.store import migrate
 from callcenter.store.db import Database
 from callcenter.store.journal import Journal
 from callcenter.store.writer import RecordWriter
+from callcenter.supervise import Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ class Daemon:
         self.db = Database(config.effective_database_url)
         self.journal = Journal(config.journal_dir)
         self.metrics = Metrics()
+        # every background thread, loop and task runs under it (plugins too: daemon.supervisor)
+        self.supervisor = Supervisor()
         self.writer = RecordWriter(self.db, self.journal)
         self.bus = EventBus()
         self.live = LiveState()
@@ -112,7 +115,7 @@ class Daemon:
 
     def start(self) -> None:
         """Start every part (call from the reactor, after :meth:`prepare`)."""
-        self.writer.start()
+        self.writer.start(self.supervisor)
         if self.config.ami.capture_file:
             self.capture = open(self.config.ami.capture_file, "ab", buffering=0)
         self.telephony = AmiTelephony(self.config.ami, self.bus.publish, capture=self.capture,
@@ -123,7 +126,7 @@ class Daemon:
 
             self.redis = RedisMirror(self.config.redis_url, self.live, node=self.config.node)
             self.live.subscribe(self.redis.on_change)
-            self.redis.start()
+            self.redis.start(self.supervisor)
         for extension in self.extensions:
             extension.start(self)
         if self.config.asterisk.queue_log:
@@ -132,8 +135,8 @@ class Daemon:
             a = self.config.asterisk
             self.catchup = QueueLogCatchUp(a.queue_log, self.db, self.writer, self.recorder,
                                            self.config.kpi.threshold_s, a.queue_log_interval_s,
-                                           a.queue_log_lag_s, time.time)
-            self.catchup.start()
+                                           a.queue_log_lag_s, time.time, a.recordings_dir)
+            self.catchup.start(self.supervisor)
         self._start_web()
         log.info("callcenter daemon started (AMI %s:%s, database %s)", self.config.ami.host,
                  self.config.ami.port, self.db.dialect)
@@ -171,6 +174,7 @@ class Daemon:
                     agent.name = a.name
 
     async def stop(self) -> None:
+        self.supervisor.stop()
         for extension in reversed(self.extensions):
             try:
                 result = extension.stop()
@@ -200,6 +204,14 @@ class Daemon:
             "ami_connected": self.live.connected,
             "database_ok": self.writer.db_ok,
             "writer_backlog_rows": self.writer.backlog,
+            "writer_unjournaled_rows": self.writer.unjournaled,
+            "journal_ok": self.writer.journal_ok,
+            "journal_error": self.writer.journal_error,
+            "journal_dir": str(self.journal.dir),
+            "dead_letter_rows": self.writer.dead_letter_rows,
+            "dead_letters_since_start": self.writer.dead_letters_since_start,
+            "background": self.supervisor.status(),
+            "background_failures": self.supervisor.failures,
             "redis_ok": None if self.redis is None else self.redis.ok,
             "uptime_s": round(time.time() - self.started_at, 1),
         }

@@ -28,6 +28,14 @@ class Metrics:
         self.writer_backlog = Gauge("callcenter_writer_backlog_rows", "Rows journaled but not in the database",
                                     registry=self.registry)
         self.db_ok = Gauge("callcenter_database_ok", "1 while database writes succeed", registry=self.registry)
+        self.dead_letters = Gauge("callcenter_dead_letters_since_start",
+                                  "Rows the database refused for their content, set aside since start",
+                                  registry=self.registry)
+        self.background_failures = Gauge("callcenter_background_failures",
+                                         "Failures of supervised background tasks since start",
+                                         registry=self.registry)
+        self.journal_ok = Gauge("callcenter_journal_ok", "1 while the journal can be written",
+                                registry=self.registry)
         self.waiting = Gauge("callcenter_queue_waiting", "Callers waiting", ["queue"], registry=self.registry)
         self._event_counters: dict[type, Any] = {}
         self._handlers = {

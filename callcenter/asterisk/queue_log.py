@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from callcenter import bounds
 from callcenter import events as ev
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,9 @@ def parse_lines(lines: Iterable[str]) -> Iterator[Any]:
         handler = HANDLERS.get(fields[4])
         if handler is None:
             continue
-        yield from handler(ts, fields[1], fields[2], fields[3], fields[5:])
+        # Bounded at entry: ids to 64, data fields (caller id in ENTERQUEUE) to a number's width.
+        callid, queue, agent = (bounds.ident(f) for f in fields[1:4])
+        yield from handler(ts, callid, queue, agent, [bounds.fit(f, bounds.NUMBER_MAX) for f in fields[5:]])
 
 
 def read_queue_log(path: str) -> Iterator[Any]:

@@ -17,6 +17,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -42,6 +43,8 @@ MEMBER_EVENTS = frozenset({
     "QUEUESTART", "CONFIGRELOAD", "PENALTY",
 })
 UNFINISHED = frozenset({r.WAITING, r.LEFT})
+# Fields queue_log brings to a stay that was connected but never completed.
+COMPLETION_FIELDS = ("completed_at", "talk_s", "complete_reason", "agent", "connected_at", "hold_s", "left_at")
 # Fields a recovered stay brings to an unfinished row (its id and entry time stay).
 OUTCOME_FIELDS = ("outcome", "left_at", "hold_s", "agent", "agent_uniqueid", "connected_at", "ring_s",
                   "completed_at", "talk_s", "complete_reason", "abandon_hold_s", "exit_key")
@@ -101,7 +104,30 @@ class QueueLogFollower:
         return done
 
 
-def recover(session: Session, callers: dict[str, list[str]], threshold_s: int) -> list[Any]:
+def find_recording(recordings_dir: str | None, linkedid: str, around: float) -> tuple[str, int] | None:
+    """The MixMonitor file of ``linkedid`` (the dialplan's ``<dir>/YYYY/MM/DD/<linkedid>.wav``), with its size.
+
+    Asterisk names the day in its own time zone: the days either side of ``around`` are looked at too.
+    """
+    if not recordings_dir or not linkedid or "/" in linkedid or linkedid.startswith("."):
+        return None
+    seen = set()
+    for shift in (0, -86400, 86400):
+        for day in (datetime.fromtimestamp(around + shift), datetime.fromtimestamp(around + shift, UTC)):
+            path = os.path.join(recordings_dir, day.strftime("%Y/%m/%d"), f"{linkedid}.wav")
+            if path in seen:
+                continue
+            seen.add(path)
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue
+            return path, st.st_size
+    return None
+
+
+def recover(session: Session, callers: dict[str, list[str]], threshold_s: int,
+            recordings_dir: str | None = None) -> list[Any]:
     """The records to write so the database holds what queue_log says about these callers."""
     offline = CallRecorder(sink=lambda _rec: None, threshold_s=threshold_s, retention_s=None)
     for event in parse_lines(line for lines in callers.values() for line in lines):
@@ -114,14 +140,18 @@ def recover(session: Session, callers: dict[str, list[str]], threshold_s: int) -
             rows.setdefault(row.uniqueid, []).append(row)
     calls = {c.linkedid: c for chunk in _chunks(ids, 500)
              for c in session.scalars(select(m.Call).where(m.Call.linkedid.in_(chunk)))}
+    recordings = {rec.linkedid: rec for chunk in _chunks(ids, 500)
+                  for rec in session.scalars(select(m.Recording).where(m.Recording.linkedid.in_(chunk)))}
     out: list[Any] = []
     for call in offline.ended.values():
-        out.extend(_reconcile(call, rows.get(call.linkedid, []), calls.get(call.linkedid), threshold_s))
+        out.extend(_reconcile(call, rows.get(call.linkedid, []), calls.get(call.linkedid), threshold_s,
+                              recordings_dir, recordings.get(call.linkedid)))
     return out
 
 
 def _reconcile(found: r.CallRecord, db_rows: list[m.QueueEntry], db_call: m.Call | None,
-               threshold_s: int) -> list[Any]:
+               threshold_s: int, recordings_dir: str | None = None,
+               db_recording: m.Recording | None = None) -> list[Any]:
     out: list[Any] = []
     entries: list[r.QueueEntryRecord] = []
     for stay in found.entries:
@@ -136,6 +166,14 @@ def _reconcile(found: r.CallRecord, db_rows: list[m.QueueEntry], db_call: m.Call
         if entry.outcome in UNFINISHED and stay.outcome not in UNFINISHED:
             for name in OUTCOME_FIELDS:
                 setattr(entry, name, getattr(stay, name))
+            out.append(entry)
+        elif entry.completed_at is None and stay.completed_at is not None:
+            # Connected but never completed (the daemon died during the talk): queue_log has the end.
+            for name in COMPLETION_FIELDS:
+                if getattr(entry, name) is None or name in ("completed_at", "talk_s", "complete_reason"):
+                    setattr(entry, name, getattr(stay, name))
+            if stay.outcome == r.TRANSFERRED or entry.outcome in UNFINISHED:
+                entry.outcome = stay.outcome
             out.append(entry)
         entries.append(entry)
     if not out:
@@ -154,9 +192,25 @@ def _reconcile(found: r.CallRecord, db_rows: list[m.QueueEntry], db_call: m.Call
     if call.first_queued_at is None and call.entries:
         call.first_queued_at, call.first_queue = call.entries[0].entered_at, call.entries[0].queue
     if call.ended_at is None:
-        call.ended_at = max(e.left_at or e.entered_at for e in call.entries)
-    if call.disposition in ("in-progress", "queued", *UNFINISHED) or (
-            connected is not None and call.disposition not in (r.ANSWERED, r.TRANSFERRED)):
+        call.ended_at = max(e.completed_at or e.left_at or e.entered_at for e in call.entries)
+    if db_recording is not None and (db_recording.size_bytes is None or db_recording.ended_at is None):
+        # Started before the daemon died; nobody saw the call end: finish it from the file.
+        rec = record_from_row(r.RecordingRecord, db_recording)
+        rec.ended_at = rec.ended_at or call.ended_at
+        try:
+            rec.size_bytes = os.stat(rec.path).st_size
+        except OSError:
+            rec.size_bytes = 0
+        call.recording_path = call.recording_path or rec.path
+        out.append(rec)
+    elif call.recording_path is None and connected is not None:
+        found_file = find_recording(recordings_dir, call.linkedid, call.entries[0].entered_at)
+        if found_file is not None:
+            call.recording_path = found_file[0]
+            out.append(r.RecordingRecord(path=found_file[0], linkedid=call.linkedid,
+                                         started_at=call.entries[0].entered_at, ended_at=call.ended_at,
+                                         size_bytes=found_file[1]))
+    if call.disposition in ("in-progress", "queued", *UNFINISHED) or connected is not None:
         call.disposition = CallRecorder.disposition(call)
     out.append(call)
     return out
@@ -171,19 +225,20 @@ class QueueLogCatchUp:
     """Periodically reconciles the database with queue_log (runs its file and SQL work in threads)."""
 
     def __init__(self, path: str, db: Any, writer: Any, recorder: CallRecorder, threshold_s: int,
-                 interval_s: float, lag_s: float, clock: Callable[[], float]) -> None:
+                 interval_s: float, lag_s: float, clock: Callable[[], float],
+                 recordings_dir: str | None = None) -> None:
         self.follower = QueueLogFollower(path)
         self.db, self.writer, self.recorder = db, writer, recorder
         self.threshold_s, self.interval_s, self.lag_s, self.clock = threshold_s, interval_s, lag_s, clock
+        self.recordings_dir = recordings_dir
         self.recovered = 0
         self._loop: Any = None
         self._busy = False
 
-    def start(self) -> None:
-        from twisted.internet import task
+    def start(self, supervisor: Any = None) -> None:
+        from callcenter.supervise import Supervisor
 
-        self._loop = task.LoopingCall(self.tick)
-        self._loop.start(self.interval_s, now=True)
+        self._loop = (supervisor or Supervisor()).looping("queue-log-catchup", self.tick, self.interval_s, now=True)
 
     def stop(self) -> None:
         if self._loop is not None and self._loop.running:
@@ -215,7 +270,7 @@ class QueueLogCatchUp:
             todo = {cid: lines for cid, lines in callers.items() if not self._followed_live(cid)}
             if not todo:
                 return []
-            return self.db.run_session(lambda s: recover(s, todo, self.threshold_s))
+            return self.db.run_session(lambda s: recover(s, todo, self.threshold_s, self.recordings_dir))
 
         def write(records: list[Any]) -> None:
             for record in records:

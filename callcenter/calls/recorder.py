@@ -26,6 +26,11 @@ Sink = Callable[[Record], None]
 
 # Ended calls stay in memory this long (event time) for late events such as AgentComplete.
 ENDED_RETENTION_S = 300.0
+# IVR events (FastAGI) can arrive before AMI's Newchannel of their call: they wait this long (event
+# time), for at most this many calls; then the call is started from them alone (a partial row that
+# Newchannel or the queue_log catch-up completes later).
+EARLY_HOLD_S = 20.0
+EARLY_MAX_CALLS = 5000
 
 
 def entry_id(uniqueid: str, entered_at: float) -> str:
@@ -57,6 +62,12 @@ class CallRecorder:
         self.sessions: dict[tuple[str, str], r.AgentSessionRecord] = {}
         self.pauses: dict[tuple[str, str], r.AgentPauseRecord] = {}
         self.recordings: dict[str, r.RecordingRecord] = {}
+        # linkedid → IVR events that came before the call's Newchannel
+        self._early: OrderedDict[str, list[Any]] = OrderedDict()
+        # linkedid → calls known only from IVR events (no Newchannel within EARLY_HOLD_S)
+        self.partial: OrderedDict[str, r.CallRecord] = OrderedDict()
+        # linkedids of recent calls that are not callers' (their IVR events are ignored)
+        self._foreign: OrderedDict[str, None] = OrderedDict()
         self._handlers: dict[type, Callable[[Any], None]] = {
             ev.ChannelCreated: self._on_channel,
             ev.ChannelHungUp: self._on_hangup,
@@ -86,17 +97,67 @@ class CallRecorder:
 
     # ---- calls -----------------------------------------------------------------------------------
     def _call(self, linkedid: str) -> r.CallRecord | None:
-        return self.calls.get(linkedid) or self.ended.get(linkedid)
+        return self.calls.get(linkedid) or self.ended.get(linkedid) or self.partial.get(linkedid)
 
     def _on_channel(self, e: ev.ChannelCreated) -> None:
-        if e.uniqueid != e.linkedid or e.context not in self.inbound_contexts:
+        self._expire_early(e.ts)
+        if e.uniqueid != e.linkedid:
             return
-        call = r.CallRecord(
-            linkedid=e.linkedid, started_at=e.ts, channel=e.channel, caller_number=e.caller_number,
-            caller_name=e.caller_name, did=e.exten, hotline=self.hotlines.get(e.exten),
-        )
+        if e.context not in self.inbound_contexts:
+            # Not a caller's call (an agent's, a test's): its IVR events are not recorded, now or later.
+            self._early.pop(e.linkedid, None)
+            self._foreign[e.linkedid] = None
+            if len(self._foreign) > EARLY_MAX_CALLS:
+                self._foreign.popitem(last=False)
+            return
+        known = self.calls.get(e.linkedid) or self.partial.pop(e.linkedid, None)
+        if known is not None:
+            # Started earlier from IVR or queue events: complete it, keep what it has.
+            known.started_at = min(known.started_at, e.ts)
+            known.channel, known.caller_number, known.caller_name, known.did = (
+                e.channel, e.caller_number, e.caller_name, e.exten)
+            known.hotline = known.hotline or self.hotlines.get(e.exten)
+            known.adopted = False
+            call = known
+        else:
+            call = r.CallRecord(
+                linkedid=e.linkedid, started_at=e.ts, channel=e.channel, caller_number=e.caller_number,
+                caller_name=e.caller_name, did=e.exten, hotline=self.hotlines.get(e.exten),
+            )
         self.calls[e.linkedid] = call
         self.sink(call)
+        for held in self._early.pop(e.linkedid, ()):
+            self.apply(held)
+
+    # ---- IVR events before Newchannel ----------------------------------------------------------------
+    def _hold_early(self, e: Any) -> None:
+        """Keep an IVR event of a call whose Newchannel has not been seen yet."""
+        self._expire_early(e.ts)
+        if e.linkedid in self._foreign:
+            return
+        held = self._early.get(e.linkedid)
+        if held is None:
+            if len(self._early) >= EARLY_MAX_CALLS:
+                self._start_partial(*self._early.popitem(last=False))
+            held = self._early[e.linkedid] = []
+        held.append(e)
+
+    def _expire_early(self, now: float) -> None:
+        while self._early:
+            linkedid, held = next(iter(self._early.items()))
+            if held[0].ts >= now - EARLY_HOLD_S:
+                break
+            del self._early[linkedid]
+            self._start_partial(linkedid, held)
+
+    def _start_partial(self, linkedid: str, held: list[Any]) -> None:
+        log.warning("no Newchannel for call %s within %.0f s of its IVR events: recorded from them", linkedid,
+                    EARLY_HOLD_S)
+        if len(self.partial) >= EARLY_MAX_CALLS:
+            self.partial.popitem(last=False)
+        self.partial[linkedid] = r.CallRecord(linkedid=linkedid, started_at=held[0].ts)
+        for event in held:
+            self.apply(event)
 
     def _call_for_queue(self, e: ev.CallerJoinedQueue) -> r.CallRecord:
         call = self._call(e.linkedid)
@@ -104,7 +165,7 @@ class CallRecorder:
             # A caller we did not see arrive (daemon started mid-call, or queue_log replay).
             call = r.CallRecord(
                 linkedid=e.linkedid, started_at=e.ts, channel=e.channel, caller_number=e.caller_number,
-                caller_name=e.caller_name,
+                caller_name=e.caller_name, adopted=True,
             )
             self.calls[e.linkedid] = call
         return call
@@ -121,7 +182,7 @@ class CallRecorder:
     def _on_hangup(self, e: ev.ChannelHungUp) -> None:
         if e.uniqueid != e.linkedid:
             return
-        call = self.calls.pop(e.linkedid, None)
+        call = self.calls.pop(e.linkedid, None) or self.partial.pop(e.linkedid, None)
         if call is None:
             return
         self._end_call(call, e.ts, e.cause)
@@ -287,6 +348,7 @@ class CallRecorder:
     def _on_flow(self, e: ev.FlowEntered) -> None:
         call = self._call(e.linkedid)
         if call is None:
+            self._hold_early(e)
             return
         if call.flow is None:
             call.flow = e.flow
@@ -298,6 +360,7 @@ class CallRecorder:
     def _on_ivr_step(self, e: ev.IvrStep) -> None:
         call = self._call(e.linkedid)
         if call is None:
+            self._hold_early(e)
             return
         call.ivr_path.append({"ts": e.ts, "flow": e.flow, "node": e.node, "kind": e.kind, "result": e.result,
                               "duration_ms": e.duration_ms})
@@ -306,6 +369,7 @@ class CallRecorder:
     def _on_tags(self, e: ev.CallTagged) -> None:
         call = self._call(e.linkedid)
         if call is None:
+            self._hold_early(e)
             return
         call.tags.update(dict(e.tags))
         self.sink(call)

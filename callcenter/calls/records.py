@@ -91,6 +91,9 @@ class CallRecord:
     tags: dict[str, str] = field(default_factory=dict)
     transferred_to: str | None = None
     entries: list[QueueEntryRecord] = field(default_factory=list)
+    # Started from a queue event, not seen arriving (the daemon restarted mid-call): its row may
+    # already hold what this record does not know (flow, IVR path, DID...), which must be kept.
+    adopted: bool = False
 
 
 @dataclass

@@ -100,3 +100,4 @@ async def live_snapshot(client: Any) -> Any:
     live = LiveState()
     live.resync(queue_status_snapshot(msgs, time.time()))
     return live
+

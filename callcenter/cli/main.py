@@ -11,6 +11,7 @@ import importlib
 import click
 
 from callcenter import __version__
+from callcenter.cli.dberrors import DatabaseErrorsAsMessages
 
 # command name → (module whose ``register(cli)`` adds it, one-line help shown by ``--help`` without importing it)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -30,7 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-class LazyGroup(click.Group):
+class LazyGroup(DatabaseErrorsAsMessages):
     """A group that imports a sub-command's module only when that sub-command is run or described."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:

@@ -34,6 +34,7 @@ from callcenter.ivr.engine import CallerGone, CallInfo, FlowError, Run
 from callcenter.ivr.flows import CheckContext, FlowSet, Problem, fingerprint, load_files, yaml_files
 from callcenter.ivr.hours import Clock
 from callcenter.ivr.registry import FlowRegistry
+from callcenter.supervise import SupervisedTask, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -81,12 +82,12 @@ class IvrPlugin:
         self.daemon: Any = None
         self.server: FastAgiServer | None = None
         self._lock: asyncio.Lock | None = None
-        self._watch: asyncio.Task | None = None
+        self._watch: SupervisedTask | None = None
         self._fingerprint = ""
         # voicemail spool sweeps: channels inside an IVR session now (their session publishes the
         # message it records), and the files of every VoicemailLeft published in this run
         self.spool = spool.SpoolScanner(config.ivr.voicemail_dir)
-        self._sweeper: asyncio.Task | None = None
+        self._sweeper: SupervisedTask | None = None
         self._sweep_lock: asyncio.Lock | None = None
         self._in_session: Counter[str] = Counter()
         self._published: dict[str, list[float]] = {}
@@ -117,12 +118,14 @@ class IvrPlugin:
         self.server.add_route("ivr", self._on_call)
         self.server.add_route("ivr-resume", self._on_resume)
         self.server.listen(self.config.agi.host, self.config.agi.port)
+        # background work under the daemon's supervisor: a failure is logged, counted and restarted
+        supervisor = getattr(daemon, "supervisor", None) or Supervisor()
         if self.config.ivr.watch_interval_s > 0:
-            self._watch = asyncio.ensure_future(self._watch_files())
+            self._watch = supervisor.task("ivr-flow-watch", self._watch_files)
         daemon.bus.subscribe("ivr-voicemails", self._on_event)
         self._sweep_lock = asyncio.Lock()
         if getattr(daemon, "db", None) is not None and self.config.ivr.voicemail_dir:
-            self._sweeper = asyncio.ensure_future(self._sweep_voicemails())
+            self._sweeper = supervisor.task("voicemail-sweep", self._sweep_voicemails)
         from callcenter.ivr.http import IvrApi
 
         daemon.mount("ivr", IvrApi(self).app.resource())

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl
 
+from callcenter import bounds
 from callcenter import events as ev
 
 log = logging.getLogger(__name__)
@@ -117,12 +118,15 @@ def read_message(txt: Path, context: str, mailbox: str) -> SpoolMessage | None:
         duration = int(meta.get("duration", "0") or 0)
     except ValueError:
         duration = 0
-    number, name = parse_callerid(meta.get("callerid", ""))
-    category = dict(parse_qsl(meta.get("category", "") or "", keep_blank_values=False))
+    number, name = parse_callerid(bounds.text(meta.get("callerid", "")))
+    number, name = bounds.number(number), bounds.name(name)
+    category = {bounds.ident(k): bounds.text(v, 128)
+                for k, v in parse_qsl(meta.get("category", "") or "", keep_blank_values=False)}
     return SpoolMessage(
-        txt=str(txt), audio=audio, context=context, mailbox=meta.get("origmailbox") or mailbox, origtime=origtime,
-        duration_s=duration, caller_number=number, caller_name=name, callerchan=meta.get("callerchan", ""),
-        msg_id=meta.get("msg_id", ""), category=category, stamp=(st.st_mtime_ns, st.st_size),
+        txt=str(txt), audio=audio, context=context, mailbox=bounds.ident(meta.get("origmailbox") or mailbox),
+        origtime=origtime, duration_s=duration, caller_number=number, caller_name=name,
+        callerchan=bounds.text(meta.get("callerchan", ""), 128),
+        msg_id=bounds.ident(meta.get("msg_id", "")), category=category, stamp=(st.st_mtime_ns, st.st_size),
     )
 
 

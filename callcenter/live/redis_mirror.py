@@ -43,9 +43,13 @@ class RedisMirror:
         self._task: asyncio.Task[None] | None = None
         self._full_resync = True
         self.ok = False
+        self.keepalive_s = 5.0
 
-    def start(self) -> None:
-        self._task = asyncio.ensure_future(self._run())
+    def start(self, supervisor: Any = None) -> None:
+        """Start mirroring (under ``supervisor``: a failure is logged, counted and restarted)."""
+        from callcenter.supervise import Supervisor
+
+        self._task = (supervisor or Supervisor()).task("redis-mirror", self._run)  # type: ignore[assignment]
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -71,7 +75,10 @@ class RedisMirror:
 
     async def _run(self) -> None:
         while True:
-            await self._wake.wait()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.keepalive_s)
+            except TimeoutError:
+                pass  # quiet for a while: still check Redis is there (health must not say ok when it is not)
             self._wake.clear()
             await asyncio.sleep(self.interval)
             pending, changes = self._pending, self._changes
@@ -94,6 +101,7 @@ class RedisMirror:
                         pipe.set(f"{self.prefix}:board", json.dumps(self.live.view(now), ensure_ascii=False))
                     for change in changes:
                         pipe.publish(CHANNEL, json.dumps(change, ensure_ascii=False))
+                    pipe.ping()
                     await pipe.execute()
                 self._full_resync = False
                 if not self.ok:

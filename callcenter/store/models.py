@@ -64,9 +64,9 @@ class Call(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     ended_at: Mapped[datetime | None] = mapped_column(DateTime)
     channel: Mapped[str] = mapped_column(String(128), default="")
-    caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
+    caller_number: Mapped[str] = mapped_column(String(80), default="", index=True)
     caller_name: Mapped[str] = mapped_column(String(128), default="")
-    did: Mapped[str] = mapped_column(String(64), default="")
+    did: Mapped[str] = mapped_column(String(80), default="")
     hotline: Mapped[str | None] = mapped_column(String(64), index=True)
     disposition: Mapped[str] = mapped_column(String(32), default="in-progress")
     hangup_cause: Mapped[int | None] = mapped_column(Integer)
@@ -82,7 +82,7 @@ class Call(Base):
     flow: Mapped[str | None] = mapped_column(String(64))
     ivr_path: Mapped[list] = mapped_column(JSON, default=list)
     tags: Mapped[dict] = mapped_column(JSON, default=dict)
-    transferred_to: Mapped[str | None] = mapped_column(String(64))
+    transferred_to: Mapped[str | None] = mapped_column(String(80))
 
     # the screen-pop's caller history: a caller's latest calls without sorting all of them
     __table_args__ = (Index("calls__idx__caller_number_started_at", "caller_number", "started_at"),)
@@ -99,7 +99,7 @@ class QueueEntry(Base):
     queue: Mapped[str] = mapped_column(String(64), index=True)
     entered_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
-    caller_number: Mapped[str] = mapped_column(String(64), default="")
+    caller_number: Mapped[str] = mapped_column(String(80), default="")
     caller_name: Mapped[str] = mapped_column(String(128), default="")
     outcome: Mapped[str] = mapped_column(String(32), default="waiting")
     left_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -178,9 +178,22 @@ class Voicemail(Base):
     path: Mapped[str] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     duration_s: Mapped[int] = mapped_column(Integer, default=0)
-    caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
+    caller_number: Mapped[str] = mapped_column(String(80), default="", index=True)
     caller_name: Mapped[str] = mapped_column(String(128), default="")
     hotline: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(32), default="")
     # new → taken (an agent is registering it) → converted (work order made) | discarded
     status: Mapped[str] = mapped_column(String(16), default="new", index=True)
+
+
+class DeadLetter(Base):
+    """A row the database refused for its content, kept (with the error) instead of blocking the writer."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=now_utc, index=True)
+    table_name: Mapped[str] = mapped_column(String(64))
+    row_key: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[str] = mapped_column(Text)
+    error: Mapped[str] = mapped_column(Text, default="")

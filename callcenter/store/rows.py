@@ -6,10 +6,11 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import JSON, String, Table, Text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
+from callcenter import bounds
 from callcenter.calls import records as r
 from callcenter.store import models as m
 
@@ -33,16 +34,85 @@ def register(record_type: type, table: Table, key: str, time_columns: Iterable[s
     TABLES[table.name] = (table, key, frozenset(time_columns))
 
 
+# Columns an adopted call (see CallRecord.adopted) does not know: left as the row has them.
+ADOPTED_UNKNOWN = frozenset({"did", "hotline", "caller_name", "flow", "ivr_path", "tags", "transferred_to"})
+# A row may name columns that are written only when it is inserted, never over an existing row.
+INSERT_ONLY = "__insert_only__"
+
+
 def to_row(record: Any) -> tuple[str, str, dict[str, Any]]:
     """(table name, key, column values) of a record; times stay epoch floats (JSON-friendly)."""
     table, key, _ = _MAPPING[type(record)]
     columns = table.columns.keys()
-    values = {c: getattr(record, c) for c in columns if hasattr(record, c)}
+    if getattr(record, "adopted", False):
+        columns = [c for c in columns if c not in ADOPTED_UNKNOWN]
+    # Fitted here already, so the journal (UTF-8 JSON) can hold every row the database can.
+    values = fit_row(table, {c: getattr(record, c) for c in columns if hasattr(record, c)})
+    if getattr(record, "adopted", False):
+        values[INSERT_ONLY] = ["started_at"]  # the queue join's time is not the call's start
     return table.name, values[key], values
 
 
+def column_limits(table: Table) -> dict[str, int | None]:
+    """Text-like columns of ``table`` → their width (None: unbounded Text)."""
+    out: dict[str, int | None] = {}
+    for column in table.columns:
+        if isinstance(column.type, String):  # Text is a String without a length
+            out[column.name] = column.type.length
+    return out
+
+
+# table name → ({text column: (width or None, multi-line allowed)}, JSON columns)
+_SHAPES: dict[str, tuple[dict[str, tuple[int | None, bool]], frozenset[str]]] = {}
+
+
+def _shape(table: Table) -> tuple[dict[str, tuple[int | None, bool]], frozenset[str]]:
+    shape = _SHAPES.get(table.name)
+    if shape is None:
+        texts = {name: (limit, limit is None or isinstance(table.c[name].type, Text))
+                 for name, limit in column_limits(table).items()}
+        shape = _SHAPES[table.name] = (texts, frozenset(c.name for c in table.columns if isinstance(c.type, JSON)))
+    return shape
+
+
+def _clean_json(value: Any) -> Any:
+    # NUL and lone surrogates are refused inside PostgreSQL JSON too.
+    if isinstance(value, str):
+        return bounds.clean(value, multiline=True)
+    if isinstance(value, dict):
+        return {bounds.clean(k, multiline=True): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+def fit_row(table: Table, values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` with every string fitted to its column: control characters removed, clipped.
+
+    Why: a value wider than its column (or with a NUL byte, refused by PostgreSQL) makes the whole
+    row unwritable; clipping a caller id is better than losing the call.
+    """
+    texts, jsons = _shape(table)
+    out = dict(values)
+    for name, value in values.items():
+        if value is None:
+            continue
+        text = texts.get(name)
+        if text is not None:
+            if not isinstance(value, str):
+                continue
+            limit, multiline = text
+            if value.isprintable() and (limit is None or len(value) <= limit):
+                continue  # the usual case, checked in C
+            out[name] = bounds.fit(value, limit, multiline) if limit else bounds.clean(value, multiline)
+        elif name in jsons and value:
+            out[name] = _clean_json(value)
+    return out
+
+
 def _to_db(table_name: str, values: dict[str, Any]) -> dict[str, Any]:
-    _table, _key, times = TABLES[table_name]
+    table, _key, times = TABLES[table_name]
+    values = fit_row(table, values)
     return {c: (m.utc(v) if c in times else v) for c, v in values.items()}
 
 
@@ -62,15 +132,17 @@ def upsert_rows(conn: Connection, table_name: str, rows: list[dict[str, Any]], c
     table, key, _ = TABLES[table_name]
     insert = _insert_for(conn)
     # Rows of one statement must share their columns.
-    by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    by_shape: dict[tuple[tuple[str, ...], tuple[str, ...]], list[dict[str, Any]]] = {}
     for row in rows:
-        by_shape.setdefault(tuple(sorted(row)), []).append(_to_db(table_name, row))
-    for columns, shaped in by_shape.items():
+        row = dict(row)
+        keep = tuple(sorted(row.pop(INSERT_ONLY, ()) or ()))
+        by_shape.setdefault((tuple(sorted(row)), keep), []).append(_to_db(table_name, row))
+    for (columns, keep), shaped in by_shape.items():
         for i in range(0, len(shaped), chunk):
             stmt = insert(table)
             stmt = stmt.on_conflict_do_update(
                 index_elements=[table.c[key]],
-                set_={c: stmt.excluded[c] for c in columns if c != key},
+                set_={c: stmt.excluded[c] for c in columns if c != key and c not in keep},
             )
             conn.execute(stmt, shaped[i:i + chunk])
 

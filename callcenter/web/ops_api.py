@@ -154,6 +154,9 @@ class OpsApi:
         m = self.daemon.metrics
         m.writer_backlog.set(self.daemon.writer.backlog)
         m.db_ok.set(1 if self.daemon.writer.db_ok else 0)
+        m.dead_letters.set(self.daemon.writer.dead_letters_since_start)
+        m.journal_ok.set(1 if self.daemon.writer.journal_ok else 0)
+        m.background_failures.set(self.daemon.supervisor.failures)
         for queue, view in self.daemon.live.view(time.time())["queues"].items():
             m.waiting.labels(queue).set(len(view["waiting"]))
         request.setHeader(b"content-type", b"text/plain; version=0.0.4")

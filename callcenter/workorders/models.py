@@ -25,7 +25,7 @@ class WorkOrder(Base):
     # call | voicemail | online | api
     source: Mapped[str] = mapped_column(String(16), index=True)
     hotline: Mapped[str | None] = mapped_column(String(64))
-    caller_number: Mapped[str] = mapped_column(String(64), default="", index=True)
+    caller_number: Mapped[str] = mapped_column(String(80), default="", index=True)
     caller_name: Mapped[str] = mapped_column(String(128), default="")
     contact: Mapped[str] = mapped_column(String(128), default="")
     district: Mapped[str] = mapped_column(String(64), default="")
@@ -38,7 +38,7 @@ class WorkOrder(Base):
     handling_mode: Mapped[str | None] = mapped_column(String(16))
     department: Mapped[str | None] = mapped_column(String(64), index=True)
     result: Mapped[str] = mapped_column(Text, default="")
-    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    satisfaction: Mapped[str | None] = mapped_column(String(32))
     deadline_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now_utc, index=True)
     registered_at: Mapped[datetime | None] = mapped_column(DateTime)

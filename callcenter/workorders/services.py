@@ -37,7 +37,7 @@ SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied", "unreachable"
 DUE_FILTERS = ("flagged", "due_soon", "overdue")
 # Fields a person or platform may set, with their longest length.
 EDITABLE: dict[str, int] = {
-    "caller_number": 64, "caller_name": 128, "contact": 128, "district": 64, "address": 256, "category": 64,
+    "caller_number": 80, "caller_name": 128, "contact": 128, "district": 64, "address": 256, "category": 64,
     "urgency": 16, "title": 200, "content": 20000, "hotline": 64,
 }
 # Front desk may edit an order's request details in these states (later, the text is what was handed on).

@@ -146,12 +146,15 @@ class Stack:
         self.start_daemon()
         return self
 
-    def start_daemon(self, database_url: str | None = None) -> None:
-        """Start ``callcenter run``; ``database_url`` points this run at another database."""
+    def start_daemon(self, database_url: str | None = None, overrides: dict[str, Any] | None = None) -> None:
+        """Start ``callcenter run``; ``database_url`` points this run at another database, ``overrides``
+        replace other top-level settings (e.g. ``data_dir``, ``redis_url``) for this run."""
         config_file = self.sandbox.config_file
-        if database_url is not None:
+        if database_url is not None or overrides:
             data = yaml.safe_load(config_file.read_text())
-            data["database_url"] = database_url
+            data.update(overrides or {})
+            if database_url is not None:
+                data["database_url"] = database_url
             config_file = self.workdir / "callcenter-alt.yaml"
             dump(config_file, data)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}

@@ -209,3 +209,52 @@ def test_agent_complete_without_the_callers_fields_still_completes_the_stay() ->
     rec.apply(ev.AgentCompleted(T + 40, "main", "", "", "1001", "PJSIP/1001", 3, 36, "agent"))
     [entry] = sink.latest(r.QueueEntryRecord)
     assert (entry.completed_at, entry.talk_s, entry.complete_reason) == (T + 40, 36, "agent")
+
+
+# ---- FastAGI before AMI (issue 7, item 8: calls.flow dropped under load) ----------------------------------
+
+def test_ivr_events_before_newchannel_are_kept_for_the_call() -> None:
+    rec, sink = recorder()
+    rec.apply(ev.FlowEntered(T + 0.01, CALL, CALL, "main", "v1", "12345"))
+    rec.apply(ev.IvrStep(T + 0.5, CALL, "main", "welcome", "play"))
+    rec.apply(ev.CallTagged(T + 0.6, CALL, (("topic", "gas"),)))
+    assert sink.latest(r.CallRecord) == []  # nothing yet: waiting for Newchannel
+    inbound(rec)
+    [call] = sink.latest(r.CallRecord)
+    assert call.flow == "main" and [p["node"] for p in call.ivr_path] == ["", "welcome"]
+    assert call.tags == {"topic": "gas"} and call.caller_number == "13800000000" and call.did == "12345"
+    hangup(rec, T + 30)
+    assert call.ended_at == T + 30 and call.flow == "main"
+
+
+def test_ivr_events_without_newchannel_make_a_partial_call_that_newchannel_completes() -> None:
+    rec, sink = recorder()
+    rec.apply(ev.FlowEntered(T, CALL, CALL, "main", "v1", "12345"))
+    # another call's events, 25 s later: the first call's wait is over
+    rec.apply(ev.FlowEntered(T + 25, "cc-2.0", "cc-2.0", "main", "v1", "12345"))
+    [partial] = sink.latest(r.CallRecord)
+    assert (partial.linkedid, partial.flow, partial.hotline, partial.started_at) == (CALL, "main", "12345", T)
+    rec.apply(ev.IvrStep(T + 26, CALL, "main", "menu", "menu", "1"))
+    assert [p["kind"] for p in partial.ivr_path] == ["flow", "menu"]
+    inbound(rec, ts=T - 0.1)  # a very late Newchannel merges into the same call
+    assert rec.calls[CALL] is partial
+    assert partial.caller_number == "13800000000" and partial.started_at == T - 0.1 and partial.flow == "main"
+
+
+def test_early_events_are_bounded() -> None:
+    import callcenter.calls.recorder as module
+
+    rec, _sink = recorder()
+    for n in range(module.EARLY_MAX_CALLS + 10):
+        rec.apply(ev.FlowEntered(T, f"x-{n}", f"x-{n}", "main", "v1"))
+    assert len(rec._early) == module.EARLY_MAX_CALLS
+    assert len(rec.partial) == 10 and "x-0" in rec.partial
+
+
+def test_ivr_events_of_calls_that_are_not_callers_are_not_recorded() -> None:
+    rec, sink = recorder()
+    rec.apply(ev.FlowEntered(T, "int-1", "int-1", "main", "v1"))
+    rec.apply(ev.ChannelCreated(T, "int-1", "int-1", "PJSIP/1001-1", "1001", "", "from-internal", "9000"))
+    rec.apply(ev.IvrStep(T + 1, "int-1", "main", "menu", "menu"))
+    rec.apply(ev.FlowEntered(T + 60, "cc-9", "cc-9", "main", "v1"))
+    assert sink.latest(r.CallRecord) == [] and rec.partial == {}

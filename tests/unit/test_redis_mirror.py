@@ -75,3 +75,44 @@ def test_redis_down_is_survived_and_resynced(clean_redis: None) -> None:
         return ok
 
     assert asyncio.run(main()) is False
+
+
+def test_a_quiet_mirror_still_notices_redis_going_away(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # Health said redis_ok while Redis was down, until the next live change (issue 7 drills).
+    import socket
+    import subprocess
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                               "--appendonly", "no", "--dir", str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    async def main() -> tuple[bool, bool]:
+        live = LiveState()
+        mirror = RedisMirror(f"redis://127.0.0.1:{port}/0", live, clock=lambda: T, interval=0.01)
+        mirror.keepalive_s = 0.2
+        live.subscribe(mirror.on_change)
+        mirror.start()
+        for _ in range(100):  # quiet from the start: the keepalive alone connects it
+            await asyncio.sleep(0.05)
+            if mirror.ok:
+                break
+        was_ok = mirror.ok
+        server.kill()
+        server.wait()
+        for _ in range(60):
+            await asyncio.sleep(0.05)
+            if not mirror.ok:
+                break
+        still_ok = mirror.ok
+        await mirror.stop()
+        return was_ok, still_ok
+
+    try:
+        was_ok, still_ok = asyncio.run(main())
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert was_ok and not still_ok

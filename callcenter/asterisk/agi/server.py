@@ -24,12 +24,22 @@ from collections.abc import Awaitable, Callable
 
 from panoramisk.fast_agi import Application
 
+from callcenter import bounds
 from callcenter.asterisk.agi.session import AgiConnectionLost, AgiError, AgiHangup, AgiSession, AgiTimeout
 
 log = logging.getLogger(__name__)
 
 Route = Callable[[AgiSession], Awaitable[None]]
 HEADER_LIMIT = 64 * 1024
+
+
+# The AGI environment is outside input: caller ids to what the columns hold, the rest to 512.
+_LIMITS = {"agi_callerid": bounds.NUMBER_MAX, "agi_dnid": bounds.NUMBER_MAX, "agi_extension": bounds.NUMBER_MAX,
+           "agi_rdnis": bounds.NUMBER_MAX, "agi_calleridname": bounds.NAME_MAX, "agi_uniqueid": bounds.ID_MAX}
+
+
+def _bounded(key: str, value: str) -> tuple[str, str]:
+    return bounds.fit(key, 64), bounds.fit(value, _LIMITS.get(key, bounds.TEXT_MAX))
 
 
 class FastAgiServer(Application):
@@ -62,7 +72,7 @@ class FastAgiServer(Application):
             log.warning("FastAGI peer sent no complete header block within %.1f s", self.header_timeout_s)
             return None
         lines = raw.decode(self.default_encoding, errors="replace").splitlines()
-        return OrderedDict(line.split(": ", 1) for line in lines if ": " in line)
+        return OrderedDict(_bounded(*line.split(": ", 1)) for line in lines if ": " in line)
 
     async def handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:  # type: ignore[override]
         task = asyncio.current_task()

@@ -152,6 +152,13 @@ class AmiClient:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.reconnect_max_s)
                 continue
+            except Exception:
+                # Anything else (a bug, an odd answer) must not end the reconnect loop for good.
+                log.exception("AMI %s:%s: unexpected error while connecting; retrying in %.1f s",
+                              self.host, self.port, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.reconnect_max_s)
+                continue
             pinger = asyncio.ensure_future(self._ping_loop())
             try:
                 await self._lost.wait()

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from callcenter import bounds
 from callcenter import events as ev
 
 log = logging.getLogger(__name__)
@@ -19,11 +20,23 @@ log = logging.getLogger(__name__)
 Frame = Mapping[str, Any]
 
 
+# Every header value is bounded where it enters (see callcenter.bounds): caller ids to what the
+# columns hold, identifiers to 64, anything else to 512 characters; control characters removed.
+_LIMITS = {
+    "calleridnum": bounds.NUMBER_MAX, "connectedlinenum": bounds.NUMBER_MAX, "exten": bounds.NUMBER_MAX,
+    "calleridname": bounds.NAME_MAX, "connectedlinename": bounds.NAME_MAX,
+    "uniqueid": bounds.ID_MAX, "linkedid": bounds.ID_MAX, "queue": bounds.ID_MAX,
+    "destuniqueid": bounds.ID_MAX, "destlinkedid": bounds.ID_MAX, "membername": bounds.ID_MAX,
+}
+
+
 def _s(msg: Frame, key: str) -> str:
     value = msg.get(key, "")
     if isinstance(value, list):  # duplicated header: the channel's own value comes first
         value = value[0] if value else ""
-    return value if value is not None else ""
+    if not value:
+        return ""
+    return bounds.fit(value, _LIMITS.get(key.lower(), bounds.TEXT_MAX))
 
 
 def _i(msg: Frame, key: str, default: int = 0) -> int:
