@@ -1,0 +1,78 @@
+"""AMI injection: no key or value with CR, LF or another control character ever reaches the socket.
+
+The attack (issue 7, item 1): a desk pause reason ``x\\r\\n\\r\\nAction: Hangup\\r\\nChannel: /.*/``
+became a second action that hung up every call. The client refuses such actions in ``_send``,
+the one place actions leave, so every present and future field is covered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from callcenter.acd import commands as c
+from callcenter.asterisk.ami.actions import action_for
+from callcenter.asterisk.ami.client import AmiClient, AmiError, AmiInjection, check_action
+
+ATTACK = "x\r\n\r\nAction: Hangup\r\nChannel: /.*/"
+
+
+@pytest.mark.parametrize("value", [ATTACK, "a\nb", "a\rb", "a\x00b", "a\x1bb", "a\x7fb", "a\u2028b"])
+def test_control_characters_in_a_value_are_refused(value: str) -> None:
+    with pytest.raises(AmiInjection):
+        check_action({"Action": "QueuePause", "Interface": "PJSIP/1001", "Reason": value})
+
+
+def test_control_characters_in_a_key_and_in_list_values_are_refused() -> None:
+    with pytest.raises(AmiInjection):
+        check_action({"Action": "Originate", "Bad\r\nKey": "1"})
+    with pytest.raises(AmiInjection):
+        check_action({"Action": "Originate", "Variable": ["A=1", "B=2\r\nAction: Hangup"]})
+
+
+def test_ordinary_values_pass_unicode_and_tab_included() -> None:
+    check_action({"Action": "QueuePause", "Interface": "PJSIP/1001", "Reason": "午餐 lunch\tbreak"})
+    check_action(action_for(c.PauseAgent("1001", "PJSIP/1001", "training")))
+
+
+def test_the_injection_is_an_ami_error_so_existing_handlers_catch_it() -> None:
+    assert issubclass(AmiInjection, AmiError)
+
+
+def test_the_client_sends_nothing_and_logs_when_refusing(caplog: pytest.LogCaptureFixture) -> None:
+    received: list[bytes] = []
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"Asterisk Call Manager/9.0.0\r\n")
+        raw = await reader.readuntil(b"\r\n\r\n")
+        action_id = next(line.split(": ", 1)[1] for line in raw.decode().split("\r\n")
+                         if line.lower().startswith("actionid"))
+        writer.write(f"Response: Success\r\nActionID: {action_id}\r\nMessage: ok\r\n\r\n".encode())
+        await writer.drain()
+        try:
+            while True:
+                data = await reader.read(4096)
+                if not data:
+                    break
+                received.append(data)
+        except ConnectionError:
+            pass
+
+    async def main() -> None:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = AmiClient("127.0.0.1", port, "u", "s", on_event=lambda m: None, action_timeout_s=1.0)
+        await client.open()
+        with pytest.raises(AmiInjection):
+            await client.action(action_for(c.PauseAgent("1001", "PJSIP/1001", ATTACK)))
+        await asyncio.sleep(0.1)
+        client.protocol.close()  # type: ignore[union-attr]
+        await asyncio.sleep(0.1)
+        server.close()
+
+    with caplog.at_level(logging.WARNING, logger="callcenter.asterisk.ami.client"):
+        asyncio.run(main())
+    assert b"Hangup" not in b"".join(received)
+    assert any("refused AMI action" in r.getMessage() for r in caplog.records)
