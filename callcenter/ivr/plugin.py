@@ -28,6 +28,7 @@ from callcenter import events as ev
 from callcenter.asterisk.agi.channel import AgiChannel
 from callcenter.asterisk.agi.server import FastAgiServer
 from callcenter.asterisk.agi.session import AgiSession
+from callcenter.asterisk.callerid import clean_name, clean_number
 from callcenter.config import Config, HotlineConfig
 from callcenter.ivr import prompts, spool
 from callcenter.ivr.engine import CallerGone, CallInfo, FlowError, Run
@@ -200,8 +201,8 @@ class IvrPlugin:
         uniqueid = headers.get("agi_uniqueid", "")
         info = CallInfo(
             linkedid=linkedid or uniqueid, uniqueid=uniqueid,
-            caller_number=_known(headers.get("agi_callerid", "")),
-            caller_name=_known(headers.get("agi_calleridname", "")), did=did, hotline=h.name,
+            caller_number=clean_number(headers.get("agi_callerid", "")),
+            caller_name=clean_name(headers.get("agi_calleridname", "")), did=did, hotline=h.name,
             default_queue=h.queue, mailbox=h.mailbox or h.did, max_wait=h.max_wait,
         )
         return info, h
@@ -341,6 +342,3 @@ class IvrPlugin:
                 "voicemail_sweeps": self.spool.scans, "voicemails_recovered": self.voicemails_recovered,
                 "last_problems": [str(p) for p in self.registry.last_problems]}
 
-
-def _known(value: str) -> str:
-    return "" if value in ("unknown", "") else value

@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl
 
 from callcenter import events as ev
+from callcenter.asterisk.callerid import clean_name, clean_number
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,7 @@ def parse_callerid(text: str) -> tuple[str, str]:
     """'"张三" <13800000000>' → ('13800000000', '张三'); 'unknown' parts become ''."""
     m = _CALLERID.match(text or "")
     number, name = (m.group("number"), m.group("name")) if m else (text.strip(), "")
-    known = [("" if v.strip().lower() in ("unknown", "") else v.strip()) for v in (number, name)]
-    return known[0], known[1]
+    return clean_number(number), clean_name(name)
 
 
 def read_message(txt: Path, context: str, mailbox: str) -> SpoolMessage | None:

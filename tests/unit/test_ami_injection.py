@@ -76,3 +76,37 @@ def test_the_client_sends_nothing_and_logs_when_refusing(caplog: pytest.LogCaptu
         asyncio.run(main())
     assert b"Hangup" not in b"".join(received)
     assert any("refused AMI action" in r.getMessage() for r in caplog.records)
+
+
+# ---- forged events: a header repeated with another value ------------------------------------------
+
+def test_an_event_with_a_header_repeated_with_another_value_is_dropped() -> None:
+    from panoramisk.message import Message
+
+    from callcenter.asterisk.ami.telephony import AmiTelephony
+    from callcenter.asterisk.ami.translate import conflicting_header
+    from callcenter.config import AmiConfig
+
+    ours = Message.from_line("Event: UserEvent\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\nUserEvent: CallcenterQueueResult"
+                             "\r\nQueue: main\r\nQueueStatus: TIMEOUT\r\nLinkedid: 1.1\r\nTimestamp: 1.0")
+    forged = Message.from_line("Event: UserEvent\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\nUserEvent: CallcenterQueueResult"
+                               "\r\nQueue: main\r\nLinkedid: 9.9\r\nQueueStatus: TIMEOUT\r\nTimestamp: 1.0")
+    assert conflicting_header(ours) is None
+    assert conflicting_header(forged) == "Linkedid"
+    published: list[object] = []
+    tel = AmiTelephony(AmiConfig(secret="x"), published.append)
+    tel._on_frame(ours)
+    tel._on_frame(forged)
+    assert len(published) == 1 and tel.forged == 1
+
+
+def test_caller_names_are_stored_without_placeholders_and_escapes() -> None:
+    from callcenter.asterisk.ami.translate import translate
+    from callcenter.asterisk.callerid import clean_name, clean_number
+
+    assert clean_name("<unknown>") == "" and clean_name("unknown") == "" and clean_number("<unknown>") == ""
+    assert clean_name("O\\'Brien") == "O'Brien" and clean_name('say \\"hi\\"') == 'say "hi"'
+    assert clean_name("张三") == "张三"
+    event = translate({"Event": "Newchannel", "Uniqueid": "1.1", "Linkedid": "1.1", "Channel": "PJSIP/x",
+                       "CallerIDNum": "<unknown>", "CallerIDName": "<unknown>", "Timestamp": "1.0"})
+    assert event.caller_name == "" and event.caller_number == ""

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from callcenter import events as ev
+from callcenter.asterisk.callerid import clean_name, clean_number
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ def agent_of(member_name: str, interface: str) -> str:
 def _caller_join(m: Frame) -> ev.CallerJoinedQueue:
     return ev.CallerJoinedQueue(
         _ts(m), _s(m, "Queue"), _s(m, "Uniqueid"), _s(m, "Linkedid"), _s(m, "Channel"),
-        _i(m, "Position"), _i(m, "Count"), _s(m, "CallerIDNum"), _s(m, "CallerIDName"),
+        _i(m, "Position"), _i(m, "Count"), clean_number(_s(m, "CallerIDNum")), clean_name(_s(m, "CallerIDName")),
     )
 
 
@@ -123,8 +124,8 @@ def _leave(m: Frame) -> ev.CallerLeftQueue:
 
 def _newchannel(m: Frame) -> ev.ChannelCreated:
     return ev.ChannelCreated(
-        _ts(m), _s(m, "Uniqueid"), _s(m, "Linkedid"), _s(m, "Channel"), _s(m, "CallerIDNum"),
-        _s(m, "CallerIDName"), _s(m, "Context"), _s(m, "Exten"),
+        _ts(m), _s(m, "Uniqueid"), _s(m, "Linkedid"), _s(m, "Channel"), clean_number(_s(m, "CallerIDNum")),
+        clean_name(_s(m, "CallerIDName")), _s(m, "Context"), _s(m, "Exten"),
     )
 
 
@@ -205,6 +206,31 @@ EVENTS: dict[str, Callable[[Frame], Any]] = {
 }
 
 
+# Headers that legitimately repeat with different values (channel variables).
+_REPEATABLE = frozenset({"chanvariable", "variable", "destchanvariable"})
+
+
+def conflicting_header(msg: Frame) -> str | None:
+    """The name of a header that appears twice with different values, else None.
+
+    Asterisk never sends that; it is what a separator smuggled into a UserEvent body or a forged
+    event looks like (``Linkedid`` twice: the channel's and the attacker's). The same value
+    twice is ours (a UserEvent that repeats the channel's Linkedid).
+    """
+    seen: dict[str, Any] = {}
+    for key, value in msg.items():
+        name = str(key).lower()
+        if name in _REPEATABLE:
+            continue
+        values = value if isinstance(value, list) else [value]
+        if len(set(values)) > 1:
+            return str(key)
+        if name in seen and seen[name] != values[0]:
+            return str(key)
+        seen[name] = values[0]
+    return None
+
+
 def translate(msg: Frame) -> Any:
     """The domain event for one AMI event frame, or None when we do not care about it."""
     name = msg.get("Event")
@@ -243,6 +269,6 @@ def queue_status_snapshot(messages: Iterable[Frame], ts: float) -> ev.QueueStatu
         elif kind == "queueentry":
             entries.append(ev.QueueEntrySnapshot(
                 _s(m, "Queue"), _i(m, "Position"), _s(m, "Uniqueid"), _s(m, "Linkedid"), _s(m, "Channel"),
-                _s(m, "CallerIDNum"), _s(m, "CallerIDName"), _i(m, "Wait"),
+                clean_number(_s(m, "CallerIDNum")), clean_name(_s(m, "CallerIDName")), _i(m, "Wait"),
             ))
     return ev.QueueStatusSnapshot(ts, tuple(queues), tuple(members), tuple(entries))
