@@ -89,7 +89,8 @@ class QueueConfig(_Model):
     )
     servicelevel: int = 15
     ring_timeout: int = 20
-    retry: int = 2
+    # Seconds before ringing again after nobody answered: short, a free agent must not wait.
+    retry: int = 1
     wrapup_time: int = 0
     weight: int = 0
     joinempty: str = "yes"
@@ -97,6 +98,33 @@ class QueueConfig(_Model):
     maxlen: int = 0
     max_wait: int = 600
     exit_context: str | None = None
+    # What a waiting caller hears. app_queue rings nobody while an announcement plays, so the
+    # defaults never delay an agent who becomes free: music on hold (``musicclass``, which may
+    # hold a recorded "please hold" message) and no position/hold-time announcements.
+    # ``announce_frequency`` > 0 turns position announcements on (first one after that many
+    # seconds of waiting, never at once); ``periodic_announce`` (a sound) plays every
+    # ``periodic_announce_frequency`` s (>= 15). Each announcement delays ringing by its length.
+    musicclass: str = "default"
+    announce_frequency: int = Field(default=0, ge=0)
+    announce_position: Literal["yes", "no", "more", "limit"] = "no"
+    announce_position_limit: int = Field(default=5, ge=0)
+    announce_holdtime: Literal["yes", "no", "once"] = "no"
+    periodic_announce: str = ""
+    periodic_announce_frequency: int = Field(default=0, ge=0)
+
+    @field_validator("announce_frequency", "periodic_announce_frequency")
+    @classmethod
+    def _not_at_once(cls, v: int) -> int:
+        if 0 < v < 15:
+            raise ValueError("announcements every less than 15 s keep callers from being rung: use 0 or >= 15")
+        return v
+
+    @field_validator("musicclass", "periodic_announce")
+    @classmethod
+    def _sound_name_ok(cls, v: str) -> str:
+        if not all(c.isalnum() or c in "-_/." for c in v) or ".." in v:
+            raise ValueError(f"{v!r}: letters, digits and '-_/.' only")
+        return v
 
     @field_validator("name")
     @classmethod

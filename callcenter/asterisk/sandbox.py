@@ -138,11 +138,16 @@ class Sandbox:
 
         def gen(path: tuple[str, ...], given: str) -> str:
             nonlocal changed
-            if given:
-                return given
             cursor = stored
             for k in path[:-1]:
                 cursor = cursor.setdefault(k, {})
+            if given:
+                # Kept in the secrets file too: the daemon reads the rendered callcenter.yaml (no
+                # secrets) plus this file, so a secret given in the config must land here.
+                if cursor.get(path[-1]) != given:
+                    cursor[path[-1]] = given
+                    changed = True
+                return given
             if not cursor.get(path[-1]):
                 cursor[path[-1]] = secrets.token_urlsafe(18)
                 changed = True
@@ -222,7 +227,7 @@ class Sandbox:
             "trunks": [t.model_dump() for t in c.asterisk.trunks],
             "agents": agents,
             "queues": [q.model_dump() for q in c.queues],
-            "defaults": {"strategy": "rrmemory", "servicelevel": c.kpi.threshold_s, "announce_frequency": 30},
+            "defaults": {"servicelevel": c.kpi.threshold_s},
             "hotlines": hotlines,
             "recordings_dir": str(self.recordings_dir),
             "agi_host": c.agi.host,
