@@ -2,7 +2,7 @@
 
 The file is ``callcenter.yaml`` (``--config`` or ``CALLCENTER_CONFIG``). Environment variables
 override single settings: ``CALLCENTER_DATABASE_URL``, ``REDIS_URL``, ``CALLCENTER_AMI_SECRET``,
-``CALLCENTER_DATA_DIR``. Secrets (AMI, agent SIP passwords, web keys) are never defaults:
+``CALLCENTER_DATA_DIR``, ``CALLCENTER_AGI_SECRET``. Secrets (AMI, agent SIP passwords, web keys) are never defaults:
 they come from the file, the environment or the sandbox's generated secrets file.
 """
 
@@ -42,6 +42,32 @@ class AmiConfig(_Model):
 class AgiConfig(_Model):
     host: str = "127.0.0.1"
     port: int = 4573
+    # Addresses/networks allowed to open FastAGI sessions (Asterisk's); others are refused. Bind
+    # ``host`` to the address Asterisk reaches, never 0.0.0.0 on a shared network.
+    allowed_peers: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Optional shared secret: the dialplan passes it as ``?secret=`` in the AGI URL (the sandbox
+    # generates one). Env CALLCENTER_AGI_SECRET.
+    secret: str = ""
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _peers_ok(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for p in v:
+            try:
+                ipaddress.ip_network(p.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"agi.allowed_peers: {p!r} is not an address or network") from exc
+        return v
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_ok(cls, v: str) -> str:
+        # It travels in a URL inside a dialplan argument: URL-safe characters only.
+        if not all(c.isascii() and (c.isalnum() or c in "-_.~") for c in v):
+            raise ValueError("agi.secret may only hold letters, digits and '-_.~'")
+        return v
 
 
 class IvrConfig(_Model):
@@ -282,6 +308,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "CALLCENTER_DATA_DIR": ("data_dir",),
     "CALLCENTER_AMI_SECRET": ("ami", "secret"),
     "CALLCENTER_AMI_PORT": ("ami", "port"),
+    "CALLCENTER_AGI_SECRET": ("agi", "secret"),
     "CALLCENTER_WEB_SECRET_KEY": ("web", "secret_key"),
     "CALLCENTER_OPS_TOKEN": ("web", "ops_token"),
 }
@@ -338,7 +365,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
 
 
 SECRET_FIELDS: dict[str, Any] = {
-    "ami": {"secret"}, "web": {"secret_key", "ops_token"}, "agent_passwords": True,
+    "ami": {"secret"}, "agi": {"secret"}, "web": {"secret_key", "ops_token"}, "agent_passwords": True,
     "desk": {"users": {"__all__": {"password"}}},
 }
 

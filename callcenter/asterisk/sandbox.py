@@ -156,6 +156,7 @@ class Sandbox:
         ami_secret = gen(("ami", "secret"), config.ami.secret)
         web_key = gen(("web", "secret_key"), config.web.secret_key)
         ops_token = gen(("web", "ops_token"), config.web.ops_token)
+        agi_secret = gen(("agi", "secret"), config.agi.secret)
         passwords = dict(config.agent_passwords)
         for a in config.agents:
             passwords[a.id] = gen(("agent_passwords", a.id), config.agent_password(a.id))
@@ -165,6 +166,7 @@ class Sandbox:
         return config.with_overrides(
             ami={**config.ami.model_dump(), "secret": ami_secret},
             web={**config.web.model_dump(), "secret_key": web_key, "ops_token": ops_token},
+            agi={**config.agi.model_dump(), "secret": agi_secret},
             agent_passwords=passwords,
         )
 
@@ -232,6 +234,7 @@ class Sandbox:
             "recordings_dir": str(self.recordings_dir),
             "agi_host": c.agi.host,
             "agi_port": c.agi.port,
+            "agi_query": f"?secret={c.agi.secret}" if c.agi.secret else "",
             "timezone": c.timezone,
             "sounds_dir": str(self.sounds_dir),
             "fallback_prompt": c.ivr.fallback_prompt,

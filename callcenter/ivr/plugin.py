@@ -114,7 +114,8 @@ class IvrPlugin:
             self.registry.swap(flows)
             log.info("IVR flows %s loaded (version %s)", ", ".join(sorted(flows.flows)), flows.version)
         self.server = FastAgiServer(read_timeout_s=self.config.ivr.read_timeout_s,
-                                    on_round_trip=self._round_trip)
+                                    on_round_trip=self._round_trip,
+                                    allowed_peers=self.config.agi.allowed_peers, secret=self.config.agi.secret)
         self.server.add_route("ivr", self._on_call)
         self.server.add_route("ivr-resume", self._on_resume)
         self.server.listen(self.config.agi.host, self.config.agi.port)
@@ -337,6 +338,7 @@ class IvrPlugin:
 
         return {"version": self.registry.current.version, "sessions_total": self.sessions_total,
                 "sessions_active": len(self.server.sessions) if self.server is not None else 0,
+                "sessions_refused": self.server.refused if self.server is not None else 0,
                 "agi_commands": len(samples), "agi_p50_ms": pct(0.50), "agi_p99_ms": pct(0.99),
                 "reloads": self.registry.loads, "refused_reloads": self.registry.refusals,
                 "voicemail_sweeps": self.spool.scans, "voicemails_recovered": self.voicemails_recovered,
