@@ -25,6 +25,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from callcenter import files
 from callcenter.config import Config, dump_config
 
 CONF_TEMPLATES = Path(__file__).resolve().parents[2] / "asterisk_conf"
@@ -161,8 +162,8 @@ class Sandbox:
         for a in config.agents:
             passwords[a.id] = gen(("agent_passwords", a.id), config.agent_password(a.id))
         if changed:
-            self.secrets_file.write_text(yaml.safe_dump(stored, sort_keys=True))
-            self.secrets_file.chmod(0o600)
+            files.write_private(self.secrets_file, yaml.safe_dump(stored, sort_keys=True))
+        files.make_private(self.secrets_file)
         return config.with_overrides(
             ami={**config.ami.model_dump(), "secret": ami_secret},
             web={**config.web.model_dump(), "secret_key": web_key, "ops_token": ops_token},
@@ -176,10 +177,10 @@ class Sandbox:
         if root is None:
             if self.run_dir.is_symlink():
                 self.run_dir.unlink()
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            files.private_dir(self.run_dir)
             return
         inside = root / str(self.run_dir).lstrip("/")
-        inside.mkdir(parents=True, exist_ok=True)
+        files.private_dir(inside)
         if self.run_dir.is_symlink():
             if self.run_dir.resolve() == inside.resolve():
                 return
@@ -244,9 +245,13 @@ class Sandbox:
 
     def render(self) -> None:
         """Write every configuration file and create the directories Asterisk writes to."""
+        # 0700 whatever the caller's umask: recordings, voicemail and logs hold callers' data
         for sub in ("etc", "lib/keys", "agi-bin", "spool/recordings", "spool/voicemail", "run",
                     "log/cdr-csv", "sounds"):
-            (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
+            for part in reversed((self.run_dir / sub).relative_to(self.run_dir).parents):
+                if str(part) != ".":
+                    files.private_dir(self.run_dir / part)
+            files.private_dir(self.run_dir / sub)
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(CONF_TEMPLATES)),
             undefined=jinja2.StrictUndefined,
@@ -260,7 +265,8 @@ class Sandbox:
                 text = env.get_template(tpl.name).render(**ctx)
             except jinja2.TemplateError as exc:
                 raise SandboxError(f"{tpl}: cannot render: {exc}") from exc
-            (self.etc_dir / tpl.name).write_text(text, encoding="utf-8")
+            # manager.conf, pjsip.conf and extensions.conf hold secrets: every rendered file 0600
+            files.write_private(self.etc_dir / tpl.name, text)
         from callcenter.ivr.prompts import sync
 
         ivr = self.config.ivr
@@ -273,7 +279,7 @@ class Sandbox:
                  "prompts_dir": str(Path(ivr.prompts_dir).absolute()),
                  "asterisk_sounds_dir": str(self.sounds_dir), "voicemail_dir": str(self.voicemail_dir)},
         )
-        self.config_file.write_text(dump_config(daemon_config, without_secrets=True), encoding="utf-8")
+        files.write_private(self.config_file, dump_config(daemon_config, without_secrets=True))
 
     # ---- process -----------------------------------------------------------------
     def _running_pid(self) -> int | None:
@@ -301,9 +307,11 @@ class Sandbox:
         self._check_ports()
         self.render()
         log = open(self.run_dir / "log" / "console.log", "ab")
+        files.make_private(self.run_dir / "log" / "console.log")
         self._proc = subprocess.Popen(
             self.install.command("-C", str(self.asterisk_conf), "-f", "-n", "-q"),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            umask=files.UMASK,  # recordings, voicemail, queue_log, logs: 0600/0700 whoever started us
         )
         log.close()
         self.pid_file.write_text(str(self._proc.pid))
