@@ -179,6 +179,14 @@ class HotlineConfig(_Model):
     # follows it instead of open_hours.
     calendar: str | None = None
 
+    @field_validator("did", "name", "queue", "mailbox")
+    @classmethod
+    def _dialplan_safe(cls, v: str) -> str:
+        # rendered into dialplan application arguments (Gosub(cc-hotline,s,1(did,name,queue,...)))
+        if not all(c.isalnum() or c in "_.-+*#@" for c in v):
+            raise ValueError(f"{v!r}: letters, digits and '_.-+*#@' only (it is a dialplan argument)")
+        return v
+
 
 class AgentConfig(_Model):
     id: str
