@@ -314,7 +314,7 @@ class Sandbox:
             umask=files.UMASK,  # recordings, voicemail, queue_log, logs: 0600/0700 whoever started us
         )
         log.close()
-        self.pid_file.write_text(str(self._proc.pid))
+        files.write_private(self.pid_file, str(self._proc.pid))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
