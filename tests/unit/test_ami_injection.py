@@ -81,23 +81,26 @@ def test_the_client_sends_nothing_and_logs_when_refusing(caplog: pytest.LogCaptu
 # ---- forged events: a header repeated with another value ------------------------------------------
 
 def test_an_event_with_a_header_repeated_with_another_value_is_dropped() -> None:
-    from panoramisk.message import Message
+    from callcenter.asterisk.ami.framing import MessageSplitter
+    from callcenter.asterisk.ami.translate import translate
 
-    from callcenter.asterisk.ami.telephony import AmiTelephony
-    from callcenter.asterisk.ami.translate import conflicting_header
-    from callcenter.config import AmiConfig
+    def frame(*lines: str) -> bytes:
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
-    ours = Message.from_line("Event: UserEvent\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\nUserEvent: CallcenterQueueResult"
-                             "\r\nQueue: main\r\nQueueStatus: TIMEOUT\r\nLinkedid: 1.1\r\nTimestamp: 1.0")
-    forged = Message.from_line("Event: UserEvent\r\nUniqueid: 1.1\r\nLinkedid: 1.1\r\nUserEvent: CallcenterQueueResult"
-                               "\r\nQueue: main\r\nLinkedid: 9.9\r\nQueueStatus: TIMEOUT\r\nTimestamp: 1.0")
-    assert conflicting_header(ours) is None
-    assert conflicting_header(forged) == "Linkedid"
-    published: list[object] = []
-    tel = AmiTelephony(AmiConfig(secret="x"), published.append)
-    tel._on_frame(ours)
-    tel._on_frame(forged)
-    assert len(published) == 1 and tel.forged == 1
+    head = ("Event: UserEvent", "Channel: PJSIP/carrier-1", "Uniqueid: 1.1", "Linkedid: 1.1",
+            "UserEvent: CallcenterQueueResult", "Queue: main", "QueueStatus: TIMEOUT")
+    ours = frame(*head, "Linkedid: 1.1", "Timestamp: 1.0")                 # repeats the same value
+    forged = frame(*head, "Linkedid: 9.9", "Timestamp: 1.0")               # smuggled through a comma
+    forged_case = frame(*head, "linkedid: 9.9", "Timestamp: 1.0")          # panoramisk would keep this one
+    chanvars = frame("Event: Newchannel", "Uniqueid: 2.2", "Linkedid: 2.2", "ChanVariable: A=1",
+                     "ChanVariable: B=2", "Timestamp: 2.0")
+    splitter = MessageSplitter()
+    messages = splitter.feed(b"Asterisk Call Manager/9.0.0\r\n" + ours + forged + forged_case + chanvars)
+    assert splitter.forged == 2 and len(messages) == 2
+    event = translate(messages[0])
+    assert event.linkedid == "1.1" and event.status == "TIMEOUT"
+    assert messages[0]["linkedid"] == "1.1" and messages[0].get("UserEvent") == "CallcenterQueueResult"
+    assert messages[1]["ChanVariable"] == ["A=1", "B=2"]
 
 
 def test_caller_names_are_stored_without_placeholders_and_escapes() -> None:

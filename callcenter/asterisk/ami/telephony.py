@@ -18,7 +18,7 @@ from callcenter import events as ev
 from callcenter.acd.commands import AcdCommand
 from callcenter.asterisk.ami.actions import action_for
 from callcenter.asterisk.ami.client import AmiClient
-from callcenter.asterisk.ami.translate import EVENTS, conflicting_header, queue_status_snapshot, translate
+from callcenter.asterisk.ami.translate import EVENTS, queue_status_snapshot, translate
 from callcenter.config import AmiConfig
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,6 @@ class AmiTelephony:
         self.clock = clock
         self.on_frame = on_frame
         self.frames = 0
-        # events dropped because a header repeated with another value (forged or smuggled fields)
-        self.forged = 0
         self.client = AmiClient(
             config.host, config.port, config.username, config.secret,
             on_event=self._on_frame, on_connected=self._on_connected, on_disconnected=self._on_disconnected,
@@ -59,12 +57,6 @@ class AmiTelephony:
         self.frames += 1
         if self.on_frame is not None:
             self.on_frame(message)
-        bad = conflicting_header(message)
-        if bad is not None:
-            self.forged += 1
-            log.warning("dropped AMI event %s: header %s repeated with different values (forged?)",
-                        str(message.get("Event"))[:40], bad[:40])
-            return
         event = translate(message)
         if event is not None:
             self.publish(event)

@@ -206,31 +206,6 @@ EVENTS: dict[str, Callable[[Frame], Any]] = {
 }
 
 
-# Headers that legitimately repeat with different values (channel variables).
-_REPEATABLE = frozenset({"chanvariable", "variable", "destchanvariable"})
-
-
-def conflicting_header(msg: Frame) -> str | None:
-    """The name of a header that appears twice with different values, else None.
-
-    Asterisk never sends that; it is what a separator smuggled into a UserEvent body or a forged
-    event looks like (``Linkedid`` twice: the channel's and the attacker's). The same value
-    twice is ours (a UserEvent that repeats the channel's Linkedid).
-    """
-    seen: dict[str, Any] = {}
-    for key, value in msg.items():
-        name = str(key).lower()
-        if name in _REPEATABLE:
-            continue
-        values = value if isinstance(value, list) else [value]
-        if len(set(values)) > 1:
-            return str(key)
-        if name in seen and seen[name] != values[0]:
-            return str(key)
-        seen[name] = values[0]
-    return None
-
-
 def translate(msg: Frame) -> Any:
     """The domain event for one AMI event frame, or None when we do not care about it."""
     name = msg.get("Event")
