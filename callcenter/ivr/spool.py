@@ -211,6 +211,13 @@ class SpoolScanner:
             if self._settled.get(str(txt)) == (st.st_mtime_ns, st.st_size):
                 continue
             self.files_read += 1
+            if st.st_mode & 0o077:
+                # app_voicemail (22) writes msgNNNN.txt 0666 whatever Asterisk's umask: the caller's
+                # number and name are personal data (the spool's directories are 0700 as well)
+                try:
+                    txt.chmod(0o600)
+                except OSError:
+                    pass
             msg = read_message(txt, context, mailbox)
             if msg is not None:
                 found.append(msg)
