@@ -5,10 +5,16 @@
 #
 # The daemon reads and writes some of Asterisk's files: mount them at the paths the config names
 # (ivr.asterisk_sounds_dir for prompts, ivr.voicemail_dir, asterisk.queue_log, the recordings
-# directory), and set web.host / agi.host to 0.0.0.0 in the mounted callcenter.yaml.
+# directory), and set web.host / agi.host to 0.0.0.0 in the mounted callcenter.yaml *inside* the
+# container only, then publish the ports on the address Asterisk (and the web's proxy) reach, never on
+# every interface of the host. FastAGI runs IVR flows and creates voicemail rows for whoever connects:
+# set agi.allowed_peers to Asterisk's address (the container sees Docker's bridge gateway, e.g.
+# 172.17.0.1, when Asterisk runs on the host) and agi.secret (or CALLCENTER_AGI_SECRET), which the
+# rendered dialplan passes as ?secret= in the AGI URL.
 #
 #   docker build -t callcenter .
-#   docker run -v /etc/callcenter:/etc/callcenter -p 8080:8080 -p 4573:4573 callcenter
+#   docker run -v /etc/callcenter:/etc/callcenter -p 127.0.0.1:8080:8080 -p 127.0.0.1:4573:4573 \
+#     -e CALLCENTER_AGI_SECRET=... callcenter
 FROM debian:bookworm-slim
 
 ENV DEBIAN_FRONTEND=noninteractive \

@@ -2,7 +2,7 @@
 
 The file is ``callcenter.yaml`` (``--config`` or ``CALLCENTER_CONFIG``). Environment variables
 override single settings: ``CALLCENTER_DATABASE_URL``, ``REDIS_URL``, ``CALLCENTER_AMI_SECRET``,
-``CALLCENTER_DATA_DIR``. Secrets (AMI, agent SIP passwords, web keys) are never defaults:
+``CALLCENTER_DATA_DIR``, ``CALLCENTER_AGI_SECRET``. Secrets (AMI, agent SIP passwords, web keys) are never defaults:
 they come from the file, the environment or the sandbox's generated secrets file.
 """
 
@@ -42,6 +42,32 @@ class AmiConfig(_Model):
 class AgiConfig(_Model):
     host: str = "127.0.0.1"
     port: int = 4573
+    # Addresses/networks allowed to open FastAGI sessions (Asterisk's); others are refused. Bind
+    # ``host`` to the address Asterisk reaches, never 0.0.0.0 on a shared network.
+    allowed_peers: tuple[str, ...] = ("127.0.0.1", "::1")
+    # Optional shared secret: the dialplan passes it as ``?secret=`` in the AGI URL (the sandbox
+    # generates one). Env CALLCENTER_AGI_SECRET.
+    secret: str = ""
+
+    @field_validator("allowed_peers")
+    @classmethod
+    def _peers_ok(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for p in v:
+            try:
+                ipaddress.ip_network(p.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"agi.allowed_peers: {p!r} is not an address or network") from exc
+        return v
+
+    @field_validator("secret")
+    @classmethod
+    def _secret_ok(cls, v: str) -> str:
+        # It travels in a URL inside a dialplan argument: URL-safe characters only.
+        if not all(c.isascii() and (c.isalnum() or c in "-_.~") for c in v):
+            raise ValueError("agi.secret may only hold letters, digits and '-_.~'")
+        return v
 
 
 class IvrConfig(_Model):
@@ -105,7 +131,8 @@ class QueueConfig(_Model):
     )
     servicelevel: int = 15
     ring_timeout: int = 20
-    retry: int = 2
+    # Seconds before ringing again after nobody answered: short, a free agent must not wait.
+    retry: int = 1
     wrapup_time: int = 0
     weight: int = 0
     joinempty: str = "yes"
@@ -113,6 +140,33 @@ class QueueConfig(_Model):
     maxlen: int = 0
     max_wait: int = 600
     exit_context: str | None = None
+    # What a waiting caller hears. app_queue rings nobody while an announcement plays, so the
+    # defaults never delay an agent who becomes free: music on hold (``musicclass``, which may
+    # hold a recorded "please hold" message) and no position/hold-time announcements.
+    # ``announce_frequency`` > 0 turns position announcements on (first one after that many
+    # seconds of waiting, never at once); ``periodic_announce`` (a sound) plays every
+    # ``periodic_announce_frequency`` s (>= 15). Each announcement delays ringing by its length.
+    musicclass: str = "default"
+    announce_frequency: int = Field(default=0, ge=0)
+    announce_position: Literal["yes", "no", "more", "limit"] = "no"
+    announce_position_limit: int = Field(default=5, ge=0)
+    announce_holdtime: Literal["yes", "no", "once"] = "no"
+    periodic_announce: str = ""
+    periodic_announce_frequency: int = Field(default=0, ge=0)
+
+    @field_validator("announce_frequency", "periodic_announce_frequency")
+    @classmethod
+    def _not_at_once(cls, v: int) -> int:
+        if 0 < v < 15:
+            raise ValueError("announcements every less than 15 s keep callers from being rung: use 0 or >= 15")
+        return v
+
+    @field_validator("musicclass", "periodic_announce")
+    @classmethod
+    def _sound_name_ok(cls, v: str) -> str:
+        if not all(c.isalnum() or c in "-_/." for c in v) or ".." in v:
+            raise ValueError(f"{v!r}: letters, digits and '-_/.' only")
+        return v
 
     @field_validator("name")
     @classmethod
@@ -140,6 +194,14 @@ class HotlineConfig(_Model):
     # A calendar of ivr_flows/ (weekly hours, holidays, make-up working days): when set, the fallback
     # follows it instead of open_hours.
     calendar: str | None = None
+
+    @field_validator("did", "name", "queue", "mailbox")
+    @classmethod
+    def _dialplan_safe(cls, v: str) -> str:
+        # rendered into dialplan application arguments (Gosub(cc-hotline,s,1(did,name,queue,...)))
+        if not all(c.isalnum() or c in "_.-+*#@" for c in v):
+            raise ValueError(f"{v!r}: letters, digits and '_.-+*#@' only (it is a dialplan argument)")
+        return v
 
 
 class AgentConfig(_Model):
@@ -274,6 +336,7 @@ _ENV_OVERRIDES: dict[str, tuple[str, ...]] = {
     "CALLCENTER_DATA_DIR": ("data_dir",),
     "CALLCENTER_AMI_SECRET": ("ami", "secret"),
     "CALLCENTER_AMI_PORT": ("ami", "port"),
+    "CALLCENTER_AGI_SECRET": ("agi", "secret"),
     "CALLCENTER_WEB_SECRET_KEY": ("web", "secret_key"),
     "CALLCENTER_OPS_TOKEN": ("web", "ops_token"),
 }
@@ -330,7 +393,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
 
 
 SECRET_FIELDS: dict[str, Any] = {
-    "ami": {"secret"}, "web": {"secret_key", "ops_token"}, "agent_passwords": True,
+    "ami": {"secret"}, "agi": {"secret"}, "web": {"secret_key", "ops_token"}, "agent_passwords": True,
     "desk": {"users": {"__all__": {"password"}}},
 }
 

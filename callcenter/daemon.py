@@ -40,7 +40,13 @@ class Daemon:
         self.config = config
         self.migrate_on_start = migrate_on_start
         self.started_at = time.time()
-        config.data_path.mkdir(parents=True, exist_ok=True)
+        from callcenter import files
+
+        # personal data: the data directory and what it holds are the owner's only (files.py)
+        files.private_dir(config.data_path)
+        for sub in ("journal", "attachments"):
+            files.private_dir(config.data_path / sub)
+        files.make_private(config.data_path / "callcenter.sqlite")
         self.db = Database(config.effective_database_url)
         self.journal = Journal(config.journal_dir)
         self.metrics = Metrics()

@@ -12,6 +12,9 @@ log = logging.getLogger(__name__)
 
 def run_daemon(config: Config, migrate_on_start: bool = False) -> int:
     """Install the asyncio reactor, start the daemon, run until SIGINT/SIGTERM; return an exit code."""
+    from callcenter.files import secure_umask
+
+    secure_umask()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     from twisted.internet import asyncioreactor

@@ -18,6 +18,8 @@ DEVICE_STATES = {
     0: "unknown", 1: "not_in_use", 2: "in_use", 3: "busy", 4: "invalid", 5: "unavailable",
     6: "ringing", 7: "ringinuse", 8: "onhold",
 }
+IN_USE = frozenset({2, 3, 8})  # in use, busy, on hold
+RINGING = frozenset({6, 7})
 
 
 @dataclass
@@ -63,7 +65,14 @@ class AgentState:
             return "talking"
         if self.ringing_for:
             return "ringing"
-        if self.memberships and all(m.paused for m in self.memberships.values()):
+        # What Asterisk says about the member (QueueStatus snapshot, QueueMemberStatus): a snapshot
+        # has no call of ours yet, but an agent Asterisk sees in a call or ringing is not ready.
+        members = self.memberships.values()
+        if any(m.in_call or m.status in IN_USE for m in members):
+            return "talking"
+        if any(m.status in RINGING for m in members):
+            return "ringing"
+        if self.memberships and all(m.paused for m in members):
             return "paused"
         if any(m.status in (4, 5) for m in self.memberships.values()):
             return "unavailable"

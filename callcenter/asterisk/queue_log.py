@@ -14,6 +14,7 @@ from typing import Any
 
 from callcenter import bounds
 from callcenter import events as ev
+from callcenter.asterisk.callerid import clean_number
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,7 @@ def _int(fields: list[str], i: int) -> int:
 
 
 def _enter(ts: float, callid: str, queue: str, agent: str, d: list[str]) -> Iterable[Any]:
-    callerid = d[1] if len(d) > 1 else ""
+    callerid = clean_number(d[1] if len(d) > 1 else "")
     yield ev.CallerJoinedQueue(ts, queue, callid, callid, "", _int(d, 2), 0, callerid, "")
 
 

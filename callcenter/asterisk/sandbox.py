@@ -25,6 +25,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from callcenter import files
 from callcenter.config import Config, dump_config
 
 CONF_TEMPLATES = Path(__file__).resolve().parents[2] / "asterisk_conf"
@@ -138,11 +139,16 @@ class Sandbox:
 
         def gen(path: tuple[str, ...], given: str) -> str:
             nonlocal changed
-            if given:
-                return given
             cursor = stored
             for k in path[:-1]:
                 cursor = cursor.setdefault(k, {})
+            if given:
+                # Kept in the secrets file too: the daemon reads the rendered callcenter.yaml (no
+                # secrets) plus this file, so a secret given in the config must land here.
+                if cursor.get(path[-1]) != given:
+                    cursor[path[-1]] = given
+                    changed = True
+                return given
             if not cursor.get(path[-1]):
                 cursor[path[-1]] = secrets.token_urlsafe(18)
                 changed = True
@@ -151,15 +157,17 @@ class Sandbox:
         ami_secret = gen(("ami", "secret"), config.ami.secret)
         web_key = gen(("web", "secret_key"), config.web.secret_key)
         ops_token = gen(("web", "ops_token"), config.web.ops_token)
+        agi_secret = gen(("agi", "secret"), config.agi.secret)
         passwords = dict(config.agent_passwords)
         for a in config.agents:
             passwords[a.id] = gen(("agent_passwords", a.id), config.agent_password(a.id))
         if changed:
-            self.secrets_file.write_text(yaml.safe_dump(stored, sort_keys=True))
-            self.secrets_file.chmod(0o600)
+            files.write_private(self.secrets_file, yaml.safe_dump(stored, sort_keys=True))
+        files.make_private(self.secrets_file)
         return config.with_overrides(
             ami={**config.ami.model_dump(), "secret": ami_secret},
             web={**config.web.model_dump(), "secret_key": web_key, "ops_token": ops_token},
+            agi={**config.agi.model_dump(), "secret": agi_secret},
             agent_passwords=passwords,
         )
 
@@ -169,10 +177,10 @@ class Sandbox:
         if root is None:
             if self.run_dir.is_symlink():
                 self.run_dir.unlink()
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            files.private_dir(self.run_dir)
             return
         inside = root / str(self.run_dir).lstrip("/")
-        inside.mkdir(parents=True, exist_ok=True)
+        files.private_dir(inside)
         if self.run_dir.is_symlink():
             if self.run_dir.resolve() == inside.resolve():
                 return
@@ -222,11 +230,12 @@ class Sandbox:
             "trunks": [t.model_dump() for t in c.asterisk.trunks],
             "agents": agents,
             "queues": [q.model_dump() for q in c.queues],
-            "defaults": {"strategy": "rrmemory", "servicelevel": c.kpi.threshold_s, "announce_frequency": 30},
+            "defaults": {"servicelevel": c.kpi.threshold_s},
             "hotlines": hotlines,
             "recordings_dir": str(self.recordings_dir),
             "agi_host": c.agi.host,
             "agi_port": c.agi.port,
+            "agi_query": f"?secret={c.agi.secret}" if c.agi.secret else "",
             "timezone": c.timezone,
             "sounds_dir": str(self.sounds_dir),
             "fallback_prompt": c.ivr.fallback_prompt,
@@ -236,9 +245,13 @@ class Sandbox:
 
     def render(self) -> None:
         """Write every configuration file and create the directories Asterisk writes to."""
+        # 0700 whatever the caller's umask: recordings, voicemail and logs hold callers' data
         for sub in ("etc", "lib/keys", "agi-bin", "spool/recordings", "spool/voicemail", "run",
                     "log/cdr-csv", "sounds"):
-            (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
+            for part in reversed((self.run_dir / sub).relative_to(self.run_dir).parents):
+                if str(part) != ".":
+                    files.private_dir(self.run_dir / part)
+            files.private_dir(self.run_dir / sub)
         env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(CONF_TEMPLATES)),
             undefined=jinja2.StrictUndefined,
@@ -252,7 +265,8 @@ class Sandbox:
                 text = env.get_template(tpl.name).render(**ctx)
             except jinja2.TemplateError as exc:
                 raise SandboxError(f"{tpl}: cannot render: {exc}") from exc
-            (self.etc_dir / tpl.name).write_text(text, encoding="utf-8")
+            # manager.conf, pjsip.conf and extensions.conf hold secrets: every rendered file 0600
+            files.write_private(self.etc_dir / tpl.name, text)
         from callcenter.ivr.prompts import sync
 
         ivr = self.config.ivr
@@ -266,7 +280,7 @@ class Sandbox:
                  "prompts_dir": str(Path(ivr.prompts_dir).absolute()),
                  "asterisk_sounds_dir": str(self.sounds_dir), "voicemail_dir": str(self.voicemail_dir)},
         )
-        self.config_file.write_text(dump_config(daemon_config, without_secrets=True), encoding="utf-8")
+        files.write_private(self.config_file, dump_config(daemon_config, without_secrets=True))
 
     # ---- process -----------------------------------------------------------------
     def _running_pid(self) -> int | None:
@@ -294,12 +308,14 @@ class Sandbox:
         self._check_ports()
         self.render()
         log = open(self.run_dir / "log" / "console.log", "ab")
+        files.make_private(self.run_dir / "log" / "console.log")
         self._proc = subprocess.Popen(
             self.install.command("-C", str(self.asterisk_conf), "-f", "-n", "-q"),
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            umask=files.UMASK,  # recordings, voicemail, queue_log, logs: 0600/0700 whoever started us
         )
         log.close()
-        self.pid_file.write_text(str(self._proc.pid))
+        files.write_private(self.pid_file, str(self._proc.pid))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:

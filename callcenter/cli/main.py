@@ -61,6 +61,9 @@ class LazyGroup(DatabaseErrorsAsMessages):
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None) -> None:
     """Call-centre engine for government service hotlines (12345), on Asterisk."""
+    from callcenter.files import secure_umask
+
+    secure_umask()  # before anything is written: secrets and personal data are the owner's only
     ctx.ensure_object(dict)["config_path"] = config_path
 
 

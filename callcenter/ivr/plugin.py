@@ -28,6 +28,7 @@ from callcenter import events as ev
 from callcenter.asterisk.agi.channel import AgiChannel
 from callcenter.asterisk.agi.server import FastAgiServer
 from callcenter.asterisk.agi.session import AgiSession
+from callcenter.asterisk.callerid import clean_name, clean_number
 from callcenter.config import Config, HotlineConfig
 from callcenter.ivr import prompts, spool
 from callcenter.ivr.engine import CallerGone, CallInfo, FlowError, Run
@@ -114,7 +115,8 @@ class IvrPlugin:
             self.registry.swap(flows)
             log.info("IVR flows %s loaded (version %s)", ", ".join(sorted(flows.flows)), flows.version)
         self.server = FastAgiServer(read_timeout_s=self.config.ivr.read_timeout_s,
-                                    on_round_trip=self._round_trip)
+                                    on_round_trip=self._round_trip,
+                                    allowed_peers=self.config.agi.allowed_peers, secret=self.config.agi.secret)
         self.server.add_route("ivr", self._on_call)
         self.server.add_route("ivr-resume", self._on_resume)
         self.server.listen(self.config.agi.host, self.config.agi.port)
@@ -203,8 +205,8 @@ class IvrPlugin:
         uniqueid = headers.get("agi_uniqueid", "")
         info = CallInfo(
             linkedid=linkedid or uniqueid, uniqueid=uniqueid,
-            caller_number=_known(headers.get("agi_callerid", "")),
-            caller_name=_known(headers.get("agi_calleridname", "")), did=did, hotline=h.name,
+            caller_number=clean_number(headers.get("agi_callerid", "")),
+            caller_name=clean_name(headers.get("agi_calleridname", "")), did=did, hotline=h.name,
             default_queue=h.queue, mailbox=h.mailbox or h.did, max_wait=h.max_wait,
         )
         return info, h
@@ -339,11 +341,9 @@ class IvrPlugin:
 
         return {"version": self.registry.current.version, "sessions_total": self.sessions_total,
                 "sessions_active": len(self.server.sessions) if self.server is not None else 0,
+                "sessions_refused": self.server.refused if self.server is not None else 0,
                 "agi_commands": len(samples), "agi_p50_ms": pct(0.50), "agi_p99_ms": pct(0.99),
                 "reloads": self.registry.loads, "refused_reloads": self.registry.refusals,
                 "voicemail_sweeps": self.spool.scans, "voicemails_recovered": self.voicemails_recovered,
                 "last_problems": [str(p) for p in self.registry.last_problems]}
 
-
-def _known(value: str) -> str:
-    return "" if value in ("unknown", "") else value

@@ -71,7 +71,11 @@ def sync(src: Path, dst: Path) -> int:
             tst = target.stat()
             if tst.st_size == st.st_size and tst.st_mtime_ns == st.st_mtime_ns:
                 continue
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # prompts are public (Asterisk may run as another user), whatever our umask (077)
+            for d in [target.parent, *target.parent.relative_to(dst).parents]:
+                (dst / d if not d.is_absolute() else d).chmod(0o755)
         tmp = target.with_name(target.name + ".tmp")
         shutil.copy2(f, tmp)
         tmp.chmod(0o644)

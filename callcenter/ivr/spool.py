@@ -31,6 +31,7 @@ from urllib.parse import parse_qsl
 
 from callcenter import bounds
 from callcenter import events as ev
+from callcenter.asterisk.callerid import clean_name, clean_number
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +87,7 @@ def parse_callerid(text: str) -> tuple[str, str]:
     """'"张三" <13800000000>' → ('13800000000', '张三'); 'unknown' parts become ''."""
     m = _CALLERID.match(text or "")
     number, name = (m.group("number"), m.group("name")) if m else (text.strip(), "")
-    known = [("" if v.strip().lower() in ("unknown", "") else v.strip()) for v in (number, name)]
-    return known[0], known[1]
+    return clean_number(number), clean_name(name)
 
 
 def read_message(txt: Path, context: str, mailbox: str) -> SpoolMessage | None:
@@ -215,6 +215,13 @@ class SpoolScanner:
             if self._settled.get(str(txt)) == (st.st_mtime_ns, st.st_size):
                 continue
             self.files_read += 1
+            if st.st_mode & 0o077:
+                # app_voicemail (22) writes msgNNNN.txt 0666 whatever Asterisk's umask: the caller's
+                # number and name are personal data (the spool's directories are 0700 as well)
+                try:
+                    txt.chmod(0o600)
+                except OSError:
+                    pass
             msg = read_message(txt, context, mailbox)
             if msg is not None:
                 found.append(msg)

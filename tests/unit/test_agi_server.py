@@ -248,3 +248,65 @@ def test_stop_cancels_running_sessions_and_closes_their_sockets() -> None:
         w.close()
 
     run(main())
+
+
+# ---- who may open a session (issue 7, item 4) ------------------------------------------------------
+def _headers(script: str) -> bytes:
+    return HEADERS.replace(b"agi_network_script: test", f"agi_network_script: {script}".encode())
+
+
+async def _session(server: FastAgiServer, script: str) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(_headers(script))
+    await writer.drain()
+    try:
+        data = await asyncio.wait_for(reader.read(), 3)  # the server's command, or EOF when refused
+    except ConnectionResetError:
+        data = b""  # refused before its headers were read: the close resets the connection
+    writer.close()
+    return data
+
+
+def _greeter(served: list[str]) -> Callable[[AgiSession], Awaitable[None]]:
+    async def route(session: AgiSession) -> None:
+        served.append(session.headers.get("agi_network_script", ""))
+        session.writer.write(b"VERBOSE hello\n")
+        await session.writer.drain()
+
+    return route
+
+
+def test_a_peer_outside_allowed_peers_is_refused_before_anything_runs() -> None:
+    served: list[str] = []
+
+    async def main() -> FastAgiServer:
+        server = await serve(_greeter(served), allowed_peers=("10.9.9.0/24",))
+        assert await _session(server, "test") == b""
+        await server.stop()
+        return server
+
+    assert run(main()).refused == 1 and served == []
+
+
+def test_loopback_is_allowed_by_default_and_the_secret_is_checked() -> None:
+    served: list[str] = []
+
+    async def main() -> FastAgiServer:
+        server = await serve(_greeter(served), secret="s3cret")
+        assert await _session(server, "test") == b""                     # no secret
+        assert await _session(server, "test?secret=wrong") == b""        # wrong secret
+        assert (await _session(server, "test?secret=s3cret")).startswith(b"VERBOSE")
+        await server.stop()
+        return server
+
+    server = run(main())
+    assert server.refused == 2 and len(served) == 1
+
+
+def test_peer_matching_understands_networks_and_ipv4_mapped_addresses() -> None:
+    from callcenter.asterisk.agi.server import _peer_allowed, parse_peers
+
+    nets = parse_peers(["127.0.0.1", "10.0.0.0/8", "::1"])
+    assert _peer_allowed(("10.2.3.4", 1), nets) and _peer_allowed(("::ffff:127.0.0.1", 1, 0, 0), nets)
+    assert _peer_allowed(("::1", 1, 0, 0), nets)
+    assert not _peer_allowed(("192.168.1.1", 1), nets) and not _peer_allowed(None, nets)

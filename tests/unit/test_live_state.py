@@ -98,3 +98,19 @@ def test_agent_complete_without_the_callers_fields_ends_the_agents_call() -> Non
     live.apply(ev.AgentConnected(T + 1, "main", "a.1", "a.1", "1001", "PJSIP/1001", 1, 1, "x.1", "PJSIP/1001-1"))
     live.apply(ev.AgentCompleted(T + 9, "main", "", "", "1001", "PJSIP/1001", 1, 8, "agent"))
     assert live.view(T + 10)["agents"]["1001"]["state"] == "ready"
+
+
+def test_a_snapshot_shows_ringing_and_in_use_members_as_such_not_ready() -> None:
+    """`callcenter queue status` builds its view from QueueStatus alone (issue 7, item 9)."""
+    live = LiveState()
+    members = (
+        ev.QueueMemberSnapshot("main", "1001", "PJSIP/1001", 6, False, "", False, 0, 0, 0),  # Ringing
+        ev.QueueMemberSnapshot("main", "1002", "PJSIP/1002", 2, False, "", True, 1, 0, 0),   # In use, InCall
+        ev.QueueMemberSnapshot("main", "1003", "PJSIP/1003", 1, False, "", False, 0, 0, 0),  # Not in use
+        ev.QueueMemberSnapshot("main", "1004", "PJSIP/1004", 1, False, "", True, 0, 0, 0),   # InCall only
+    )
+    live.apply(ev.QueueStatusSnapshot(100.0, (), members, ()))
+    states = {a: v["state"] for a, v in live.view(100.0)["agents"].items()}
+    assert states == {"1001": "ringing", "1002": "talking", "1003": "ready", "1004": "talking"}
+    live.apply(ev.MemberStatusChanged(101.0, "main", "1001", "PJSIP/1001", 1, False, "", False, 0))
+    assert live.view(101.0)["agents"]["1001"]["state"] == "ready"

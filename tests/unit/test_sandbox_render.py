@@ -37,7 +37,52 @@ def test_every_file_renders_without_leftover_placeholders(rendered: Sandbox) -> 
 def test_queues_use_the_fifteen_second_service_level(rendered: Sandbox) -> None:
     text = (rendered.etc_dir / "queues.conf").read_text()
     assert "[main](cc-queue-template)" in text and "servicelevel = 15" in text
-    assert "announce-position = yes" in text and "announce-holdtime = yes" in text
+    # shipped queues never announce at once (app_queue rings nobody while it plays), retry 1 s
+    assert "announce-frequency = 0" in text and "periodic-announce-frequency = 0" in text
+    assert "announce-position = no" in text and "retry = 1" in text
+
+
+def test_each_queue_strategy_wins_over_the_template(tmp_path: Path) -> None:
+    """Asterisk reads a section's first strategy line: the template must not have one."""
+    from callcenter.config import QueueConfig
+
+    config = Config().with_overrides(queues=[QueueConfig(name="main", strategy="ringall"),
+                                             QueueConfig(name="slow", strategy="linear", announce_frequency=30,
+                                                         announce_position="limit", periodic_announce="zh/hold",
+                                                         periodic_announce_frequency=20)])
+    box = Sandbox(config, tmp_path / "run")
+    box.render()
+    text = (box.etc_dir / "queues.conf").read_text()
+    template = text[text.index("[cc-queue-template]"):text.index("[main]")]
+    assert not [line for line in template.splitlines() if line.startswith("strategy")]
+    main, slow = text[text.index("[main]"):text.index("[slow]")], text[text.index("[slow]"):]
+    assert "strategy = ringall" in main and "strategy = linear" in slow
+    assert "announce-frequency = 30" in slow and "periodic-announce = zh/hold" in slow
+    assert "periodic-announce-frequency = 20" in slow and "announce-position = limit" in slow
+
+
+def test_announcing_more_often_than_every_15_s_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from callcenter.config import QueueConfig
+
+    with pytest.raises(ValidationError):
+        QueueConfig(name="q", announce_frequency=5)
+    with pytest.raises(ValidationError):
+        QueueConfig(name="q", periodic_announce_frequency=1)
+
+
+def test_secrets_given_in_the_config_file_reach_the_daemon_under_the_sandbox(tmp_path: Path) -> None:
+    """run --sandbox: the daemon loads the rendered callcenter.yaml + secrets.yaml; given secrets survive."""
+    from callcenter.config import load_config
+
+    config = Config().with_overrides(ami={"secret": "given-ami-secret"}, web={"ops_token": "given-ops-token"})
+    box = Sandbox(config, tmp_path / "run")
+    box.render()
+    loaded = load_config(box.config_file)
+    assert loaded.ami.secret == "given-ami-secret" and loaded.web.ops_token == "given-ops-token"
+    assert "given-ami-secret" in (box.etc_dir / "manager.conf").read_text()
+    assert "given-ami-secret" not in box.config_file.read_text()
 
 
 def test_manager_has_timestamps_and_a_generated_secret(rendered: Sandbox) -> None:

@@ -14,9 +14,27 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from callcenter.asterisk.agi.session import AgiAppFailed, AgiError, AgiHangup, AgiSession
-from callcenter.ivr.engine import CallerGone, VoicemailMessage
+from callcenter.ivr.engine import CallerGone, FlowError, VoicemailMessage
 
 log = logging.getLogger(__name__)
+
+# Characters a value handed to the dialplan may hold: the dialplan puts these variables into
+# application arguments (Gosub(cc-enqueue,s,1(${CC_IVR_QUEUE},...)), Dial(PJSIP/${CC_IVR_DEST}@...),
+# VoiceMail(mailbox@...)), where ',', '|', ';', '(', ')', quotes, '$', braces or '&' would add or
+# change arguments. Letters (any script) and digits pass.
+_DIALPLAN_PUNCT = frozenset("_.-+*#@/|:")
+
+
+def dialplan_safe(value: str) -> bool:
+    """True when ``value`` cannot add or change a dialplan application argument."""
+    return all(c.isalnum() or c in _DIALPLAN_PUNCT for c in value)
+
+
+def check_dialplan_value(name: str, value: str) -> None:
+    """Raise :class:`FlowError` (the call takes the fallback) for a value unsafe in the dialplan."""
+    if not dialplan_safe(value):
+        log.warning("refused %s for the dialplan: it holds a separator or special character", name)
+        raise FlowError(f"{name} holds characters the dialplan would treat as separators")
 
 
 class AgiChannel:
@@ -56,6 +74,8 @@ class AgiChannel:
         # CC_IVR_NEXT last: the dialplan acts only on a complete hand-off (a daemon killed
         # half-way leaves it empty, and the fallback takes the call)
         ordered = sorted(variables.items(), key=lambda kv: kv[0] == "CC_IVR_NEXT")
+        for name, value in ordered:
+            check_dialplan_value(name, value)
         try:
             for name, value in ordered:
                 await self.session.set_variable(name, value)
@@ -65,6 +85,7 @@ class AgiChannel:
     async def voicemail(self, mailbox: str) -> tuple[VoicemailMessage | None, bool]:
         """Record a message in ``mailbox``; return it (or None) and whether the caller hung up."""
         hung_up = False
+        check_dialplan_value("mailbox", mailbox)
         try:
             # 's': our own (Mandarin) prompt was played; app_voicemail only beeps
             await self.session.exec("VoiceMail", f"{mailbox}@{self.voicemail_context},s", self.voicemail_timeout_s)

@@ -17,10 +17,13 @@ Fixed here (each pinned by a test in ``tests/unit/test_agi_server.py``):
 from __future__ import annotations
 
 import asyncio
+import hmac
+import ipaddress
 import logging
 import socket
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from urllib.parse import parse_qs
 
 from panoramisk.fast_agi import Application
 
@@ -31,6 +34,23 @@ log = logging.getLogger(__name__)
 
 Route = Callable[[AgiSession], Awaitable[None]]
 HEADER_LIMIT = 64 * 1024
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_peers(peers: Iterable[str]) -> tuple[Network, ...]:
+    """Addresses or networks (``127.0.0.1``, ``10.1.2.0/24``, ``::1``) as networks; ValueError if bad."""
+    return tuple(ipaddress.ip_network(p.strip(), strict=False) for p in peers)
+
+
+def _peer_allowed(peer: object, networks: tuple[Network, ...]) -> bool:
+    try:
+        host = peer[0] if isinstance(peer, tuple) else str(peer)  # type: ignore[index]
+        addr = ipaddress.ip_address(str(host).split("%", 1)[0])
+    except (ValueError, IndexError, TypeError):
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return any(addr in net for net in networks)
 
 
 # The AGI environment is outside input: caller ids to what the columns hold, the rest to 512.
@@ -46,7 +66,8 @@ class FastAgiServer(Application):
     """Serves ``agi://host:port/<route>`` requests; one :class:`AgiSession` per connection."""
 
     def __init__(self, header_timeout_s: float = 5.0, read_timeout_s: float = 30.0,
-                 on_round_trip: Callable[[str, float], None] | None = None) -> None:
+                 on_round_trip: Callable[[str, float], None] | None = None,
+                 allowed_peers: Iterable[str] = ("127.0.0.1", "::1"), secret: str = "") -> None:
         # panoramisk wants a loop; it only stores it.
         super().__init__(default_encoding="utf-8", loop=asyncio.get_event_loop())
         self.header_timeout_s = header_timeout_s
@@ -54,6 +75,12 @@ class FastAgiServer(Application):
         self.on_round_trip = on_round_trip
         self.sessions: set[asyncio.Task] = set()
         self._server: asyncio.AbstractServer | None = None
+        # Only Asterisk may open sessions: a forged client could otherwise create voicemail rows
+        # and steer flows. Peers outside these networks are closed before a byte is read; with a
+        # secret, the AGI URL must carry ``?secret=`` (compared in constant time).
+        self.allowed_peers = parse_peers(allowed_peers)
+        self.secret = secret
+        self.refused = 0
 
     def add_route(self, path: str, endpoint: Route) -> None:  # type: ignore[override]
         """Serve ``path`` with ``endpoint(session)`` (a coroutine function)."""
@@ -79,11 +106,25 @@ class FastAgiServer(Application):
         if task is not None:
             self.sessions.add(task)
         try:
+            peer = writer.get_extra_info("peername")
+            if not _peer_allowed(peer, self.allowed_peers):
+                self.refused += 1
+                log.warning("FastAGI connection from %s refused: not in agi.allowed_peers", peer)
+                return
             headers = await self._read_headers(reader)
             if headers is None:
                 return
             script = headers.get("agi_network_script", "")
-            route = self._route.get(script.split("?", 1)[0])
+            path, _, query = script.partition("?")
+            if self.secret:
+                given = (parse_qs(query).get("secret") or [""])[0]
+                if not hmac.compare_digest(given.encode(), self.secret.encode()):
+                    self.refused += 1
+                    log.warning("FastAGI session from %s refused: wrong or missing secret (route %r)", peer,
+                                path[:60])
+                    return
+            script = path
+            route = self._route.get(path)
             if route is None:
                 log.error("FastAGI request for unknown route %r", script)
                 return
@@ -115,7 +156,8 @@ class FastAgiServer(Application):
 
     def listen(self, host: str, port: int) -> None:
         """Bind now (so a taken port fails at start-up, loudly) and serve in the background."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))

@@ -86,6 +86,9 @@ class AgiSession(Request):
         """Send one AGI command and return panoramisk's parsed result; raise on hang-up/timeout/error."""
         if self.writer.is_closing():
             raise AgiConnectionLost("the FastAGI connection is closed")
+        if "\n" in command or "\r" in command or "\x00" in command:
+            # AGI is line-framed: a value with a line break would be a second command
+            raise AgiError(f"refused AGI command with a line break or NUL: {command.split(' ', 1)[0][:20]}")
         started = time.monotonic()
         deadline = started + (self.read_timeout_s if timeout is None else timeout)
         self.writer.write((command + "\n").encode(self.encoding))

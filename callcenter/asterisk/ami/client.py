@@ -49,6 +49,32 @@ class AmiTimeout(AmiError):
     """No (complete) response to an action within the timeout."""
 
 
+class AmiInjection(AmiError):
+    """An action key or value holds CR, LF or another control character: refused, never sent.
+
+    AMI is line-framed and panoramisk writes values verbatim, so ``Reason: x\r\n\r\nAction:
+    Hangup`` would be a second action. Refusing here (the one place that sends actions) covers
+    every field, present and future.
+    """
+
+
+# Tab is harmless inside a value; every other C0 control (CR and LF above all), DEL and the
+# Unicode line separators are refused.
+_FORBIDDEN = frozenset(chr(c) for c in range(32) if c != 9) | {"\x7f", "\u2028", "\u2029", "\x85"}
+
+
+def check_action(action: dict[str, Any]) -> None:
+    """Raise :class:`AmiInjection` if any key or value of ``action`` could break AMI framing."""
+    for key, value in action.items():
+        values = value if isinstance(value, (list, tuple)) else (value,)
+        for text in (str(key), *(str(v) for v in values)):
+            if not _FORBIDDEN.isdisjoint(text):
+                bad = next(ch for ch in text if ch in _FORBIDDEN)
+                log.warning("refused AMI action %r: %s holds control character U+%04X",
+                            str(action.get("Action", "?"))[:40], str(key)[:40], ord(bad))
+                raise AmiInjection(f"AMI action field {str(key)[:40]!r} holds a control character")
+
+
 class AmiClient:
     """One logged-in AMI session that keeps itself connected.
 
@@ -246,6 +272,7 @@ class AmiClient:
     def _send(
         self, action: dict[str, Any], as_list: bool, on_complete: Callable[[Any], None] | None = None
     ) -> asyncio.Future[Any]:
+        check_action(action)
         if self.protocol is None or self.protocol.closed:
             raise AmiError("not connected to AMI")
         act = _Action(dict(action), as_list=as_list)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from panoramisk.message import Message
 
@@ -18,6 +19,8 @@ log = logging.getLogger(__name__)
 
 BANNER = b"Asterisk Call Manager/"
 SEPARATOR = b"\r\n\r\n"
+# Headers that legitimately repeat with different values (channel variables).
+REPEATABLE = frozenset({"chanvariable", "variable", "destchanvariable"})
 
 
 def decode_message(raw: bytes) -> str:
@@ -50,6 +53,8 @@ class MessageSplitter:
         self.version: str | None = None
         self.skipped = 0
         self.filtered = 0
+        # events dropped because a header repeated with another value (forged or smuggled fields)
+        self.forged = 0
         self._wanted = None if wanted is None else frozenset(n.lower().encode() for n in wanted)
 
     def feed(self, data: bytes) -> list[Message]:
@@ -91,10 +96,46 @@ class MessageSplitter:
         if text.count("\n") != text.count("\r\n"):
             # Some lines end with a bare '\n' (panoramisk notes the same); normalise them.
             text = text.replace("\r\n", "\n").replace("\n", "\r\n")
+        if text.startswith("Event: "):
+            return self._parse_event(text)
         message = Message.from_line(text)
         if message is None:
             self.skipped += 1
             log.warning("skipped a malformed AMI frame: %r", text[:200])
+        return message
+
+    def _parse_event(self, text: str) -> Message | None:
+        """An event as a panoramisk Message, or None when a header repeats with another value.
+
+        Asterisk never repeats a header with a different value (channel variables aside); a
+        separator smuggled into a UserEvent body or a forged event does (``Linkedid`` twice: the
+        channel's and the attacker's, in any letter case; panoramisk would keep the last). Built
+        straight into the Message's case-insensitive store: faster than ``Message.from_line``,
+        which pays for the check.
+        """
+        store: dict[str, tuple[str, Any]] = {}
+        for line in text.split("\r\n"):
+            key, sep, value = line.partition(": ")
+            if not sep:
+                continue
+            lower = key.lower()
+            previous = store.get(lower)
+            if previous is not None:
+                old = previous[1]
+                if lower in REPEATABLE:
+                    store[lower] = (key, [*(old if isinstance(old, list) else [old]), value])
+                    continue
+                if old == value:
+                    continue  # ours: a UserEvent repeating the channel's Linkedid
+                self.forged += 1
+                log.warning("dropped AMI event %s: header %s repeated with another value (forged?)",
+                            text[7:text.find("\r\n") if "\r\n" in text else 47][:40], key[:40])
+                return None
+            store[lower] = (key, value)
+        store["content"] = ("content", "")
+        message = Message.__new__(Message)
+        message._store = store
+        message.manager = None
         return message
 
     @property

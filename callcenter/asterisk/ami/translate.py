@@ -14,6 +14,7 @@ from typing import Any
 
 from callcenter import bounds
 from callcenter import events as ev
+from callcenter.asterisk.callerid import clean_name, clean_number
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,7 @@ def agent_of(member_name: str, interface: str) -> str:
 def _caller_join(m: Frame) -> ev.CallerJoinedQueue:
     return ev.CallerJoinedQueue(
         _ts(m), _s(m, "Queue"), _s(m, "Uniqueid"), _s(m, "Linkedid"), _s(m, "Channel"),
-        _i(m, "Position"), _i(m, "Count"), _s(m, "CallerIDNum"), _s(m, "CallerIDName"),
+        _i(m, "Position"), _i(m, "Count"), clean_number(_s(m, "CallerIDNum")), clean_name(_s(m, "CallerIDName")),
     )
 
 
@@ -136,8 +137,8 @@ def _leave(m: Frame) -> ev.CallerLeftQueue:
 
 def _newchannel(m: Frame) -> ev.ChannelCreated:
     return ev.ChannelCreated(
-        _ts(m), _s(m, "Uniqueid"), _s(m, "Linkedid"), _s(m, "Channel"), _s(m, "CallerIDNum"),
-        _s(m, "CallerIDName"), _s(m, "Context"), _s(m, "Exten"),
+        _ts(m), _s(m, "Uniqueid"), _s(m, "Linkedid"), _s(m, "Channel"), clean_number(_s(m, "CallerIDNum")),
+        clean_name(_s(m, "CallerIDName")), _s(m, "Context"), _s(m, "Exten"),
     )
 
 
@@ -256,6 +257,6 @@ def queue_status_snapshot(messages: Iterable[Frame], ts: float) -> ev.QueueStatu
         elif kind == "queueentry":
             entries.append(ev.QueueEntrySnapshot(
                 _s(m, "Queue"), _i(m, "Position"), _s(m, "Uniqueid"), _s(m, "Linkedid"), _s(m, "Channel"),
-                _s(m, "CallerIDNum"), _s(m, "CallerIDName"), _i(m, "Wait"),
+                clean_number(_s(m, "CallerIDNum")), clean_name(_s(m, "CallerIDName")), _i(m, "Wait"),
             ))
     return ev.QueueStatusSnapshot(ts, tuple(queues), tuple(members), tuple(entries))
