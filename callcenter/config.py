@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from callcenter import yamlfiles
 from callcenter.workorders.settings import DeskSettings
 
 
@@ -277,11 +278,11 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     if path:
         p = Path(path)
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            loaded = yamlfiles.load_file(p) or {}
         except FileNotFoundError as exc:
             raise ConfigError(f"{p}: no such configuration file") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: invalid YAML: {exc}") from exc
+        except yamlfiles.YamlFileError as exc:
+            raise ConfigError(str(exc)) from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"{p}: top level must be a mapping")
         data = loaded
@@ -298,7 +299,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         if not secrets_path.is_absolute() and path:
             secrets_path = Path(path).parent / secrets_path
         if secrets_path.exists():
-            data = _deep_merge(yaml.safe_load(secrets_path.read_text(encoding="utf-8")) or {}, data)
+            try:
+                data = _deep_merge(yamlfiles.load_file(secrets_path) or {}, data)
+            except yamlfiles.YamlFileError as exc:
+                raise ConfigError(str(exc)) from exc
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
