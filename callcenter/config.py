@@ -74,6 +74,29 @@ class WebConfig(_Model):
     secret_key: str = ""
     # Token that the CLI and trusted tools use for the ops API.
     ops_token: str = ""
+    # Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For/-Proto are believed: the client
+    # address for sign-in lockout and the access log, HTTPS for HSTS and the Secure cookie.
+    trusted_proxies: tuple[str, ...] = ()
+    # Serve HTTPS directly (PEM files); otherwise terminate TLS at a proxy (README, Security).
+    tls_certificate: str | None = None
+    tls_key: str | None = None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for item in v:
+            ipaddress.ip_network(item.strip(), strict=False)  # ValueError names the bad entry
+        return v
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_certificate and self.tls_key)
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
 
 class KpiConfig(_Model):

@@ -21,6 +21,7 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from callcenter.acd import commands as acd
 from callcenter.auth import services as auth
+from callcenter.auth.lockout import Policy
 from callcenter.auth.roles import Perm, Role, has
 from callcenter.desk.base import STATIC, WebBase
 from callcenter.desk.http import (
@@ -35,6 +36,7 @@ from callcenter.desk.http import (
     args_dict,
     check_anon_csrf,
     client_address,
+    cookie_secure,
     guard,
     redirect,
     send_json,
@@ -55,6 +57,15 @@ log = logging.getLogger(__name__)
 ORDER_FIELDS = tuple(EDITABLE)
 # Stylesheet and script: public (the sign-in page needs them), no data in them.
 ROUTE_RULES["PeopleWeb.static"] = ROUTE_RULES["PeopleWeb.static_branch"] = RouteRule(PUBLIC, PUBLIC)
+
+
+class StaticFiles(File):
+    """The stylesheet and script: files only, never a directory listing (404 instead)."""
+
+    def directoryListing(self) -> Any:
+        from twisted.web.resource import NoResource
+
+        return NoResource()
 
 
 def _safe_next(value: str) -> str:
@@ -101,7 +112,7 @@ class PeopleWeb(WebBase):
     @app.route("/static/", branch=True)
     def static(self, request: Any) -> Any:
         request.setHeader(b"cache-control", b"no-cache")
-        return File(str(STATIC))
+        return StaticFiles(str(STATIC))
 
     @app.route("/login", methods=["GET"])
     @guard(PUBLIC)
@@ -113,27 +124,30 @@ class PeopleWeb(WebBase):
     @guard(PUBLIC)
     async def login(self, request: Any) -> bytes:
         check_anon_csrf(request)
-        if not self.desk.limiter.allow("login:" + client_address(request)):
+        address = client_address(request)
+        if not self.desk.limiter.allow("login:" + address):
             raise HttpError(429, "too_many_attempts")
-        username, password = arg(request, "username").strip(), arg(request, "password")
+        username, password = arg(request, "username").strip()[:64], arg(request, "password")[:1024]
         s = self.desk.settings
+        policy = Policy(s.max_failed_logins, s.lock_seconds, s.name_failures_per_hour, s.familiar_address_days)
 
         def work(session: Any) -> tuple[str, str, auth.AuthError | None]:
-            # A failure is counted (and the name locked) in this transaction, which must commit.
-            user, problem = auth.sign_in(session, username, password, s.max_failed_logins, s.lock_seconds)
+            # A failure is counted (and (name, address) locked) in this transaction, which must commit.
+            user, problem = auth.sign_in(session, username, password, policy, address)
             if user is None:
                 return "", "", problem
-            token, _row = auth.open_session(session, user, s.session_hours, client_address(request))
+            token, _row = auth.open_session(session, user, s.session_hours, address)
             return token, user.role, None
 
         token, role, problem = await self.desk.db.run_session(work)
         if problem is not None:
             t = self.context(request)["_"]
-            return self.render(request, "login.html", 401, anon_csrf=anon_csrf(request),
+            return self.render(request, "login.html", problem.code, anon_csrf=anon_csrf(request),
                                next=_safe_next(arg(request, "next")),
                                message=t("login.failed") + t("punct.colon") + t.refusal(problem))
         request.addCookie(SESSION_COOKIE, token.encode(), path=b"/", httpOnly=True, sameSite="lax",
-                          secure=s.cookie_secure, max_age=str(int(s.session_hours * 3600)))
+                          secure=cookie_secure(request, s.cookie_secure),
+                          max_age=str(int(s.session_hours * 3600)))
         request.addCookie(ANON_CSRF_COOKIE, b"", path=b"/", max_age="0")
         target = arg(request, "next")
         return redirect(request, _safe_next(target) if target and target != "/app/" else self._home(role))
