@@ -23,6 +23,7 @@ from callcenter.acd import commands as acd
 from callcenter.auth import services as auth
 from callcenter.auth.lockout import Policy
 from callcenter.auth.roles import Perm, Role, has
+from callcenter.desk import media
 from callcenter.desk.base import STATIC, WebBase
 from callcenter.desk.http import (
     ANON_CSRF_COOKIE,
@@ -48,7 +49,6 @@ from callcenter.errors import Terms
 from callcenter.kb import services as kb
 from callcenter.kb.search import search as kb_search
 from callcenter.logs import mask_number
-from callcenter.store.models import Recording, Voicemail
 from callcenter.workorders import states as st
 from callcenter.workorders.services import DUE_FILTERS, EDITABLE, EDITABLE_STATES, SATISFACTION, URGENCIES
 
@@ -422,21 +422,33 @@ class PeopleWeb(WebBase):
     @app.route("/voicemails/<string:vm_id>/audio", methods=["GET"])
     @guard(Perm.RECORDINGS)
     async def voicemail_audio(self, request: Any, vm_id: str) -> Any:
-        vm = await self.desk.db.run_session(lambda s: s.get(Voicemail, vm_id))
-        if vm is None:
-            raise HttpError(404, "voicemail_not_found")
-        return self._audio_file(vm.path)
+        """A voicemail's audio, for those the policy allows (callcenter/desk/media.py); 404 otherwise."""
+        return await self._media(request, "voicemail", vm_id[:96], media.voicemail_path, "voicemail_not_found")
 
     @app.route("/calls/<string:linkedid>/recording", methods=["GET"])
     @guard(Perm.RECORDINGS)
     async def recording(self, request: Any, linkedid: str) -> Any:
-        from sqlalchemy import select
+        """A call's recording, for those the policy allows (callcenter/desk/media.py); 404 otherwise."""
+        return await self._media(request, "recording", linkedid[:64], media.recording_path, "no_recording")
 
-        path = await self.desk.db.run_session(
-            lambda s: s.scalar(select(Recording.path).where(Recording.linkedid == linkedid).limit(1)))
+    async def _media(self, request: Any, kind: str, object_id: str, find: Any, missing: str) -> Any:
+        actor, address = request.actor, client_address(request)
+        action = "download" if arg(request, "download") == "1" else "listen"
+
+        def work(session: Any) -> str | None:
+            path = find(session, actor, object_id)
+            if path is not None:
+                media.log_access(session, actor, action, kind, object_id, address)
+            return path
+
+        path = await self.desk.db.run_session(work)
         if path is None:
-            raise HttpError(404, "no_recording")
-        return self._audio_file(path)
+            raise HttpError(404, missing)
+        resource = self._audio_file(path)
+        if action == "download":
+            request.setHeader(b"content-disposition", f"attachment; filename*=UTF-8''{quote(kind + '-' + object_id)}"
+                              ".wav".encode())
+        return resource
 
     @staticmethod
     def _audio_file(path: str) -> Any:
