@@ -8,7 +8,6 @@ the pages. ``X-Forwarded-For``/``-Proto`` are believed only from ``web.trusted_p
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +19,7 @@ SECURITY_HEADERS: dict[bytes, bytes] = {
                                  b"media-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
                                  b"form-action 'self'"),
 }
+_HEADER_ITEMS = tuple(SECURITY_HEADERS.items())
 # One year; only ever sent on HTTPS (browsers ignore it on plain HTTP anyway).
 HSTS = b"max-age=31536000"
 
@@ -32,7 +32,9 @@ def networks(trusted: tuple[str, ...]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(t.strip(), strict=False) for t in trusted if t.strip())
 
 
-def _trusted(host: str, nets: Iterable[Network]) -> bool:
+@lru_cache(maxsize=4096)
+def _trusted(host: str, nets: tuple[Network, ...]) -> bool:
+    # Cached: the same few proxies and clients ask again and again (bounded, so floods cannot grow it).
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
@@ -66,7 +68,7 @@ def prepare(request: Any, trusted: tuple[str, ...]) -> None:
     xfp = (request.getHeader(b"x-forwarded-proto") or b"").decode("latin-1") if trusted else ""
     request.cc_client, request.cc_https = forwarded(peer, request.isSecure(), xff, xfp, trusted)
     headers = request.responseHeaders
-    for k, v in SECURITY_HEADERS.items():
+    for k, v in _HEADER_ITEMS:
         headers.setRawHeaders(k, [v])
     if request.cc_https:
         headers.setRawHeaders(b"strict-transport-security", [HSTS])
