@@ -19,8 +19,8 @@ PW = "Correct-Horse-9"
 
 
 @pytest.fixture
-def db(tmp_path):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'auth.sqlite'}"
+def db(db_url):  # type: ignore[no-untyped-def]
+    url = db_url  # SQLite and PostgreSQL
     migrate.upgrade(url)
     d = Database(url)
     yield d

@@ -26,8 +26,8 @@ ADMIN = Actor(7, "root", "admin")
 
 
 @pytest.fixture
-def db(tmp_path):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'media.sqlite'}"
+def db(db_url):  # type: ignore[no-untyped-def]
+    url = db_url  # SQLite and PostgreSQL
     migrate.upgrade(url)
     d = Database(url)
     with d.session() as s:
