@@ -63,9 +63,9 @@ class StaticFiles(File):
     """The stylesheet and script: files only, never a directory listing (404 instead)."""
 
     def directoryListing(self) -> Any:
-        from twisted.web.resource import NoResource
+        from twisted.web.pages import notFound
 
-        return NoResource()
+        return notFound()
 
 
 def _safe_next(value: str) -> str:

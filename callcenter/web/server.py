@@ -104,6 +104,5 @@ def tls_context(certificate: str | None, key: str | None) -> Any:
     if not certificate or not key:
         raise ValueError("web.tls_certificate and web.tls_key go together")
     cert_pem, key_pem = Path(certificate).read_bytes(), Path(key).read_bytes()
-    chain = ssl.Certificate.loadPEM(cert_pem)
-    private = ssl.PrivateCertificate.fromCertificateAndKeyPair(chain, ssl.KeyPair.load(key_pem, ssl.FILETYPE_PEM))
-    return private.options()
+    # loadPEM reads the (first) certificate and the key from one PEM text and checks they match.
+    return ssl.PrivateCertificate.loadPEM(cert_pem + b"\n" + key_pem).options()
