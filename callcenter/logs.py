@@ -32,9 +32,13 @@ _KEYED = re.compile(r"(?i)\b(caller_?number|caller_?id(?:num)?|calleridnum|conne
                     r"(\s*[=:]\s*['\"]?)([^&\s,;'\")\]}]+)")
 
 
+# Cheap first look: most lines hold neither 7 digits in a row nor a key naming a number.
+_HINT = re.compile(r"\d{7}|(?i:caller|phone|connectedlinenum|from_number)")
+
+
 def mask_text(text: str) -> str:
     """Every phone number in ``text`` masked with :func:`mask_number` (for log lines of any origin)."""
-    if not text:
+    if not text or not _HINT.search(text):
         return text
     text = _KEYED.sub(lambda m: m.group(1) + m.group(2) + mask_number(m.group(3)), text)
     return _DIGITS.sub(lambda m: mask_number(m.group(1)), text)
