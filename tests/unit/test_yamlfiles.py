@@ -72,3 +72,13 @@ def test_config_with_laughs_refused(tmp_path: Path) -> None:
     f.write_text(LAUGHS)
     with pytest.raises(ConfigError, match="alias"):
         load_config(f, env={})
+
+
+def test_every_yaml_load_goes_through_yamlfiles() -> None:
+    """The class of defect: a new module calling PyYAML directly would be unbounded again."""
+    root = Path(__file__).parents[2] / "callcenter"
+    direct = [str(p.relative_to(root)) for p in root.rglob("*.py")
+              if p.name != "yamlfiles.py" and any(call in p.read_text(encoding="utf-8") for call in
+                                                  ("yaml.safe_load(", "yaml.load(", "yaml.full_load(",
+                                                   "yaml.unsafe_load(", "yaml.SafeLoader("))]
+    assert direct == [], f"load YAML with callcenter.yamlfiles: {direct}"
