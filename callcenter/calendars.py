@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
+from callcenter import yamlfiles
 from callcenter.ivr.flows import fingerprint, yaml_files
 from callcenter.ivr.schema import WEEKDAYS, Calendar
 
@@ -39,9 +39,9 @@ def load_calendars(flows_dir: str | Path) -> tuple[dict[str, Calendar], dict[str
     bad: dict[str, str] = {}
     for f in yaml_files([str(flows_dir)]) if Path(flows_dir).is_dir() else []:
         try:
-            data = yaml.safe_load(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError, yaml.YAMLError) as exc:  # ValueError: also 2026-13-07
-            bad[f"<{f.name}>"] = f"{f}: cannot read: {exc}"
+            data = yamlfiles.load_file(f)
+        except (OSError, ValueError) as exc:  # YamlFileError is a ValueError; so is 2026-13-07
+            bad[f"<{f.name}>"] = str(exc) if isinstance(exc, yamlfiles.YamlFileError) else f"{f}: cannot read: {exc}"
             continue
         raw = data.get("calendars") if isinstance(data, dict) else None
         if not isinstance(raw, dict):

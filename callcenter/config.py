@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from callcenter import yamlfiles
 from callcenter.workorders.settings import DeskSettings
 
 
@@ -99,6 +100,29 @@ class WebConfig(_Model):
     secret_key: str = ""
     # Token that the CLI and trusted tools use for the ops API.
     ops_token: str = ""
+    # Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For/-Proto are believed: the client
+    # address for sign-in lockout and the access log, HTTPS for HSTS and the Secure cookie.
+    trusted_proxies: tuple[str, ...] = ()
+    # Serve HTTPS directly (PEM files); otherwise terminate TLS at a proxy (README, Security).
+    tls_certificate: str | None = None
+    tls_key: str | None = None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for item in v:
+            ipaddress.ip_network(item.strip(), strict=False)  # ValueError names the bad entry
+        return v
+
+    @property
+    def tls(self) -> bool:
+        return bool(self.tls_certificate and self.tls_key)
+
+    @property
+    def base_url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
 
 class KpiConfig(_Model):
@@ -360,11 +384,11 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
     if path:
         p = Path(path)
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+            loaded = yamlfiles.load_file(p) or {}
         except FileNotFoundError as exc:
             raise ConfigError(f"{p}: no such configuration file") from exc
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{p}: invalid YAML: {exc}") from exc
+        except yamlfiles.YamlFileError as exc:
+            raise ConfigError(str(exc)) from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"{p}: top level must be a mapping")
         data = loaded
@@ -381,7 +405,10 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
         if not secrets_path.is_absolute() and path:
             secrets_path = Path(path).parent / secrets_path
         if secrets_path.exists():
-            data = _deep_merge(yaml.safe_load(secrets_path.read_text(encoding="utf-8")) or {}, data)
+            try:
+                data = _deep_merge(yamlfiles.load_file(secrets_path) or {}, data)
+            except yamlfiles.YamlFileError as exc:
+                raise ConfigError(str(exc)) from exc
     try:
         return Config.model_validate(data)
     except ValidationError as exc:

@@ -166,7 +166,14 @@ class Daemon:
         from callcenter.web.server import make_site
 
         site = make_site(self)
-        self.web_port = reactor.listenTCP(self.config.web.port, site, interface=self.config.web.host)
+        web = self.config.web
+        if web.tls:
+            from callcenter.web.server import tls_context
+
+            self.web_port = reactor.listenSSL(web.port, site, tls_context(web.tls_certificate, web.tls_key),
+                                              interface=web.host)
+        else:
+            self.web_port = reactor.listenTCP(web.port, site, interface=web.host)
 
     def _sync_agents(self) -> None:
         from callcenter.store.models import Agent

@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from callcenter import events as ev
+from callcenter.logs import mask_number
 
 # Asterisk device states (include/asterisk/devicestate.h).
 DEVICE_STATES = {
@@ -300,18 +301,24 @@ class LiveState:
             "ringing_for": state.ringing_for,
         }
 
-    def queue_view(self, queue: str, now: float) -> list[dict[str, Any]]:
-        """The callers waiting in ``queue``, in position order, with their wait so far."""
-        return [{**asdict(c), "wait_s": max(0, int(now - c.joined_at))} for c in self.callers(queue)]
+    def queue_view(self, queue: str, now: float, masked: bool = False) -> list[dict[str, Any]]:
+        """The callers waiting in ``queue``, in position order, with their wait so far (numbers masked
+        when ``masked``: what leaves the process, Redis and ``/ops/live``, unless asked otherwise)."""
+        rows = [{**asdict(c), "wait_s": max(0, int(now - c.joined_at))} for c in self.callers(queue)]
+        if masked:
+            for row in rows:
+                row["caller_number"] = mask_number(row["caller_number"])
+        return rows
 
-    def view(self, now: float) -> dict[str, Any]:
-        """The whole board as plain data (CLI ``queue status``, wallboard, Redis)."""
+    def view(self, now: float, masked: bool = False) -> dict[str, Any]:
+        """The whole board as plain data (CLI ``queue status``, wallboard, Redis); ``masked``: caller
+        numbers masked."""
         queues = sorted(set(self.waiting) | set(self.queue_params))
         return {
             "connected": self.connected,
             "queues": {
                 q: {
-                    "waiting": self.queue_view(q, now),
+                    "waiting": self.queue_view(q, now, masked),
                     "agents": sorted(a.agent for a in self.agents.values() if q in a.memberships),
                 }
                 for q in queues

@@ -25,7 +25,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from callcenter import files
+from callcenter import files, yamlfiles
 from callcenter.config import Config, dump_config
 
 CONF_TEMPLATES = Path(__file__).resolve().parents[2] / "asterisk_conf"
@@ -134,7 +134,7 @@ class Sandbox:
         self._prepare_run_dir()
         stored: dict = {}
         if self.secrets_file.exists():
-            stored = yaml.safe_load(self.secrets_file.read_text()) or {}
+            stored = yamlfiles.load_file(self.secrets_file) or {}
         changed = False
 
         def gen(path: tuple[str, ...], given: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from callcenter.store.models import Base, now_utc
@@ -25,8 +25,6 @@ class User(Base):
     agent_id: Mapped[str | None] = mapped_column(String(64), index=True)
     department: Mapped[str | None] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now_utc)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
@@ -56,3 +54,40 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now_utc)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins of one name from one address (see :mod:`callcenter.auth.lockout`).
+
+    Per (name, address), so a stranger elsewhere cannot lock a person out; ``last_success_at`` marks
+    the addresses a person usually signs in from. Rows exist for unknown names too: the answer and
+    the bookkeeping must not differ for names that exist.
+    """
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # Failures in the current hour-long window (the name-wide limit sums these over addresses).
+    hour_start: Mapped[datetime | None] = mapped_column(DateTime)
+    hour_failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column(DateTime, index=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class AccessLog(Base):
+    """Who listened to or downloaded which recording or voicemail, from where (personal data access)."""
+
+    __tablename__ = "access_log"
+    __table_args__ = (Index("access_log__idx__object", "object_kind", "object_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=now_utc, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(24))
+    action: Mapped[str] = mapped_column(String(16))  # listen | download
+    object_kind: Mapped[str] = mapped_column(String(16))  # recording | voicemail
+    object_id: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64), default="")

@@ -24,7 +24,8 @@ class Perm(StrEnum):
     KB_READ = "kb_read"
     KB_EDIT = "kb_edit"
     USERS = "users"
-    RECORDINGS = "recordings"
+    RECORDINGS = "recordings"  # some recordings and voicemails (which ones: callcenter/desk/media.py)
+    RECORDINGS_ALL = "recordings_all"  # every recording and voicemail (team leaders, quality, admins)
     SUPERVISE = "supervise"  # the team leader's view: front-desk on-time closure, orders near or past their limit
     SUBMIT = "submit"  # platforms sending submissions through the API
     SIGNED_IN = "signed_in"  # anyone signed in (sign out, the start page)
@@ -36,9 +37,11 @@ ROLE_PERMS: dict[Role, frozenset[Perm]] = {
     Role.AGENT: frozenset({*_READ, Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT, Perm.KB_READ,
                            Perm.RECORDINGS}),
     Role.TEAM_LEADER: frozenset({*_READ, Perm.DESK, Perm.ORDER_CREATE, Perm.ORDER_READ_ALL, Perm.ORDER_ACT,
-                                 Perm.KB_READ, Perm.KB_EDIT, Perm.RECORDINGS, Perm.SUPERVISE, Perm.KPI_READ}),
-    Role.QUALITY_INSPECTOR: frozenset({*_READ, Perm.ORDER_READ_ALL, Perm.KB_READ, Perm.RECORDINGS, Perm.KPI_READ}),
-    Role.DEPARTMENT: frozenset({*_READ, Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ}),
+                                 Perm.KB_READ, Perm.KB_EDIT, Perm.RECORDINGS, Perm.RECORDINGS_ALL, Perm.SUPERVISE,
+                                 Perm.KPI_READ}),
+    Role.QUALITY_INSPECTOR: frozenset({*_READ, Perm.ORDER_READ_ALL, Perm.KB_READ, Perm.RECORDINGS,
+                                       Perm.RECORDINGS_ALL, Perm.KPI_READ}),
+    Role.DEPARTMENT: frozenset({*_READ, Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ, Perm.RECORDINGS}),
     Role.ADMIN: frozenset(set(Perm) - {Perm.DESK, Perm.SUBMIT}),
     Role.API_CLIENT: frozenset({Perm.SUBMIT, Perm.ORDER_READ, Perm.ORDER_READ_DEPT, Perm.ORDER_ACT, Perm.KB_READ,
                                 Perm.KPI_READ}),

@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from callcenter.auth import passwords
+from callcenter.auth import lockout, passwords
+from callcenter.auth.lockout import Policy
 from callcenter.auth.models import ApiToken, User, UserSession
 from callcenter.auth.roles import PEOPLE, Role
 from callcenter.errors import Refusal, Term, Terms
@@ -24,6 +25,12 @@ class AuthError(Refusal):
     """Wrong credentials, locked account, unknown user: the message is safe to show."""
 
     code = 400
+
+
+class SignInFailed(AuthError):
+    """The one answer to every failed sign-in (401)."""
+
+    code = 401
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +92,7 @@ def set_password(session: Session, username: str, password: str) -> None:
     passwords.check_strength(password)
     user.password_hash = passwords.hash_password(password)
     user.password_changed_at = now_utc()
-    user.failed_logins = 0
-    user.locked_until = None
+    lockout.unlock(session, username)
     # A new password ends every existing session of that user.
     session.execute(delete(UserSession).where(UserSession.user_id == user.id))
 
@@ -113,39 +119,38 @@ def list_users(session: Session) -> list[User]:
 
 
 # ---- signing in -----------------------------------------------------------------------------------
-def authenticate(session: Session, username: str, password: str, max_failed: int = 5, lock_seconds: int = 60,
-                 now: datetime | None = None) -> User:
-    """The user if the password is right; counts failures and locks the name after ``max_failed``.
+def authenticate(session: Session, username: str, password: str, policy: Policy | None = None,
+                 address: str = "", now: datetime | None = None) -> User:
+    """The user if the password is right and (name, address) is not locked (:mod:`callcenter.auth.lockout`).
 
-    Each further lock doubles (60 s, 120 s, …, at most a day). The same message for every kind of
-    failure, so it does not tell an attacker which names exist.
+    Every failure raises the same :class:`SignInFailed`: unknown name, inactive, platform, wrong
+    password and locked read alike, and take about as long (a hash is verified in every case).
     """
+    policy = policy or Policy()
     now = now or now_utc()
+    username = username[:64]
     user = session.scalar(select(User).where(User.username == username))
-    generic = AuthError("wrong_password")
+    if lockout.is_locked(session, username, address, policy, now):
+        passwords.verify_password(passwords.DUMMY_HASH, password)
+        raise SignInFailed("sign_in_failed")
     if user is None or not user.active or user.role not in PEOPLE:
         passwords.verify_password(passwords.DUMMY_HASH, password)
-        raise generic
-    if user.locked_until is not None and user.locked_until > now:
-        raise AuthError("locked_out")
+        lockout.record_failure(session, username, address, policy, now)
+        raise SignInFailed("sign_in_failed")
     if not passwords.verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= max_failed:
-            over = user.failed_logins - max_failed
-            user.locked_until = now + timedelta(seconds=min(lock_seconds * (2 ** over), 86400))
-        raise generic
-    user.failed_logins = 0
-    user.locked_until = None
+        lockout.record_failure(session, username, address, policy, now)
+        raise SignInFailed("sign_in_failed")
+    lockout.record_success(session, username, address, now)
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     return user
 
 
-def sign_in(session: Session, username: str, password: str, max_failed: int = 5, lock_seconds: int = 60,
+def sign_in(session: Session, username: str, password: str, policy: Policy | None = None, address: str = "",
             now: datetime | None = None) -> tuple[User | None, AuthError | None]:
     """:func:`authenticate` without raising, so the caller's transaction commits the failure count."""
     try:
-        return authenticate(session, username, password, max_failed, lock_seconds, now), None
+        return authenticate(session, username, password, policy, address, now), None
     except AuthError as exc:
         return None, exc
 

@@ -41,7 +41,7 @@ def validate(ctx: click.Context, paths: tuple[str, ...]) -> None:
 def reload(ctx: click.Context) -> None:
     """Ask the running daemon to validate and swap in the flows (nothing changes if any is broken)."""
     config = get_config(ctx)
-    url = f"http://{config.web.host}:{config.web.port}/ivr/reload"
+    url = f"{config.web.base_url}/ivr/reload"
     req = urllib.request.Request(url, method="POST", data=b"",
                                  headers={"Authorization": f"Bearer {config.web.ops_token}"})
     try:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 
 from callcenter.cli.common import get_config, print_json
 
@@ -38,10 +37,15 @@ def kb_group() -> None:
 @click.pass_context
 def import_articles(ctx: click.Context, path: Path, publish: bool, editor: str | None) -> None:
     """Import articles from YAML or JSON: a list of {title, body, category, valid_from, valid_until}."""
+    from callcenter import yamlfiles
     from callcenter.kb import services as kb
 
-    text = path.read_text(encoding="utf-8")
-    items: Any = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    try:
+        # An article list may be long; aliases stay bounded all the same.
+        text = yamlfiles.read_text(path, max_bytes=64 * 1024 * 1024)
+        items: Any = json.loads(text) if path.suffix == ".json" else yamlfiles.loads(text, str(path), max_bytes=None)
+    except yamlfiles.YamlFileError as exc:
+        raise click.ClickException(str(exc)) from None
     if not isinstance(items, list):
         raise click.ClickException(f"{path}: expected a list of articles")
     db = _db(ctx)

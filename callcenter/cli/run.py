@@ -38,6 +38,9 @@ def run(ctx: click.Context, sandbox: bool, run_dir: str, flavour: str | None, ca
             raise click.ClickException(str(exc)) from exc
         config = load_config(box.config_file)
         _print_sandbox_banner(box, config)
+    warning = plain_http_warning(config)
+    if warning:
+        click.echo(warning, err=True)
     if capture:
         config = config.with_overrides(ami={**config.ami.model_dump(), "capture_file": capture})
     from callcenter.runner import run_daemon
@@ -58,7 +61,7 @@ def _print_sandbox_banner(box: object, config: object) -> None:
     lines = [
         f"{box.install.version()} is running from {box.run_dir}",
         f"  SIP (UDP) {config.asterisk.sip_bind}:{config.asterisk.sip_port}; AMI {config.ami.host}:{config.ami.port}",
-        f"  web http://{config.web.host}:{config.web.port}/ (sign in: create users with "
+        f"  web {config.web.base_url}/ (sign in: create users with "
         "`callcenter user add NAME --role agent --agent 1001`); ops token in "
         f"{box.secrets_file}",
         "  Agent softphones: register as user <agent> with the password below, e.g. sip:1001@"
@@ -70,6 +73,18 @@ def _print_sandbox_banner(box: object, config: object) -> None:
     lines.append(f"  Callers come in over the carrier trunk from {config.asterisk.trunks[0].host} "
                  f"dialling {', '.join(h.did for h in config.hotlines)}")
     click.echo("\n".join(lines), err=True)
+
+
+def plain_http_warning(config: object) -> str | None:
+    """The banner's warning when the web answers plain HTTP (None with web.tls_certificate/tls_key)."""
+    from callcenter.config import Config
+
+    assert isinstance(config, Config)
+    if config.web.tls:
+        return None
+    return (f"  WARNING: the web serves plain HTTP on {config.web.host}:{config.web.port}: passwords and session "
+            "cookies travel unencrypted. Beyond this machine, serve it over TLS (web.tls_certificate/web.tls_key, "
+            "or a TLS proxy listed in web.trusted_proxies); see README, Security.")
 
 
 def register(cli: click.Group) -> None:

@@ -137,3 +137,19 @@ def list_users(ctx: click.Context, as_json: bool) -> None:
 
 def register(cli: click.Group) -> None:
     cli.add_command(user_group)
+
+
+@user_group.command("unlock")
+@click.argument("username")
+@click.pass_context
+def unlock(ctx: click.Context, username: str) -> None:
+    """Lift the sign-in locks of USERNAME from every address (failed sign-ins; see README, Security)."""
+    from callcenter.auth import lockout
+
+    db = _db(ctx)
+    try:
+        with db.session() as session:
+            n = lockout.unlock(session, username)
+    finally:
+        db.dispose()
+    click.echo(f"user {username}: sign-in locks lifted ({n} address{'es' if n != 1 else ''})")

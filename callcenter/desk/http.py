@@ -22,6 +22,7 @@ from twisted.internet import defer
 from callcenter.auth import services as auth
 from callcenter.auth.roles import Perm, has
 from callcenter.errors import Refusal, Term
+from callcenter.web.security import SECURITY_HEADERS
 
 if TYPE_CHECKING:
     from callcenter.desk.plugin import Desk
@@ -33,15 +34,6 @@ LANG_COOKIE = b"cc_lang"
 ANON_CSRF_COOKIE = b"cc_csrf"
 PUBLIC = "public"
 ANY = "signed_in"
-
-SECURITY_HEADERS = {
-    b"x-content-type-options": b"nosniff",
-    b"x-frame-options": b"DENY",
-    b"referrer-policy": b"same-origin",
-    b"content-security-policy": (b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-                                 b"media-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
-                                 b"form-action 'self'"),
-}
 
 
 @dataclass(frozen=True)
@@ -109,8 +101,23 @@ def redirect(request: Any, location: str, code: int = 303) -> bytes:
 
 
 def client_address(request: Any) -> str:
+    """The client's address: the peer, or what a trusted proxy forwarded (``web.trusted_proxies``)."""
+    known = getattr(request, "cc_client", None)
+    if known is not None:
+        return str(known)
     peer = request.getClientAddress()
     return getattr(peer, "host", "") or ""
+
+
+def is_https(request: Any) -> bool:
+    """Did the client use HTTPS (directly, or to a trusted proxy that says so)?"""
+    known = getattr(request, "cc_https", None)
+    return bool(known) if known is not None else bool(request.isSecure())
+
+
+def cookie_secure(request: Any, setting: bool | None) -> bool:
+    """The session cookie's Secure flag: ``desk.cookie_secure`` when set, else on for HTTPS requests."""
+    return setting if setting is not None else is_https(request)
 
 
 def security_headers(request: Any) -> None:

@@ -14,8 +14,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from callcenter import yamlfiles
 from callcenter.errors import Refusal, Term, Terms
 
 LOCALES = Path(__file__).parent / "locales"
@@ -46,7 +45,7 @@ def catalogue(lang: str) -> dict[str, str]:
         flat[prefix], origin[prefix] = str(node), path
 
     for path in catalogue_files(lang):
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yamlfiles.load_file(path) or {}
         for k, v in data.items():
             walk(path, k if isinstance(v, str) else f"{k}.", v)
     return flat

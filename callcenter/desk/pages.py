@@ -21,7 +21,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from callcenter.acd import commands as acd
 from callcenter.auth import services as auth
+from callcenter.auth.lockout import Policy
 from callcenter.auth.roles import Perm, Role, has
+from callcenter.desk import media
 from callcenter.desk.base import STATIC, WebBase
 from callcenter.desk.http import (
     ANON_CSRF_COOKIE,
@@ -35,6 +37,7 @@ from callcenter.desk.http import (
     args_dict,
     check_anon_csrf,
     client_address,
+    cookie_secure,
     guard,
     redirect,
     send_json,
@@ -46,7 +49,6 @@ from callcenter.errors import Terms
 from callcenter.kb import services as kb
 from callcenter.kb.search import search as kb_search
 from callcenter.logs import mask_number
-from callcenter.store.models import Recording, Voicemail
 from callcenter.workorders import states as st
 from callcenter.workorders.services import DUE_FILTERS, EDITABLE, EDITABLE_STATES, SATISFACTION, URGENCIES
 
@@ -55,6 +57,15 @@ log = logging.getLogger(__name__)
 ORDER_FIELDS = tuple(EDITABLE)
 # Stylesheet and script: public (the sign-in page needs them), no data in them.
 ROUTE_RULES["PeopleWeb.static"] = ROUTE_RULES["PeopleWeb.static_branch"] = RouteRule(PUBLIC, PUBLIC)
+
+
+class StaticFiles(File):
+    """The stylesheet and script: files only, never a directory listing (404 instead)."""
+
+    def directoryListing(self) -> Any:
+        from twisted.web.pages import notFound
+
+        return notFound()
 
 
 def _safe_next(value: str) -> str:
@@ -101,7 +112,7 @@ class PeopleWeb(WebBase):
     @app.route("/static/", branch=True)
     def static(self, request: Any) -> Any:
         request.setHeader(b"cache-control", b"no-cache")
-        return File(str(STATIC))
+        return StaticFiles(str(STATIC))
 
     @app.route("/login", methods=["GET"])
     @guard(PUBLIC)
@@ -113,27 +124,30 @@ class PeopleWeb(WebBase):
     @guard(PUBLIC)
     async def login(self, request: Any) -> bytes:
         check_anon_csrf(request)
-        if not self.desk.limiter.allow("login:" + client_address(request)):
+        address = client_address(request)
+        if not self.desk.limiter.allow("login:" + address):
             raise HttpError(429, "too_many_attempts")
-        username, password = arg(request, "username").strip(), arg(request, "password")
+        username, password = arg(request, "username").strip()[:64], arg(request, "password")[:1024]
         s = self.desk.settings
+        policy = Policy(s.max_failed_logins, s.lock_seconds, s.name_failures_per_hour, s.familiar_address_days)
 
         def work(session: Any) -> tuple[str, str, auth.AuthError | None]:
-            # A failure is counted (and the name locked) in this transaction, which must commit.
-            user, problem = auth.sign_in(session, username, password, s.max_failed_logins, s.lock_seconds)
+            # A failure is counted (and (name, address) locked) in this transaction, which must commit.
+            user, problem = auth.sign_in(session, username, password, policy, address)
             if user is None:
                 return "", "", problem
-            token, _row = auth.open_session(session, user, s.session_hours, client_address(request))
+            token, _row = auth.open_session(session, user, s.session_hours, address)
             return token, user.role, None
 
         token, role, problem = await self.desk.db.run_session(work)
         if problem is not None:
             t = self.context(request)["_"]
-            return self.render(request, "login.html", 401, anon_csrf=anon_csrf(request),
+            return self.render(request, "login.html", problem.code, anon_csrf=anon_csrf(request),
                                next=_safe_next(arg(request, "next")),
                                message=t("login.failed") + t("punct.colon") + t.refusal(problem))
         request.addCookie(SESSION_COOKIE, token.encode(), path=b"/", httpOnly=True, sameSite="lax",
-                          secure=s.cookie_secure, max_age=str(int(s.session_hours * 3600)))
+                          secure=cookie_secure(request, s.cookie_secure),
+                          max_age=str(int(s.session_hours * 3600)))
         request.addCookie(ANON_CSRF_COOKIE, b"", path=b"/", max_age="0")
         target = arg(request, "next")
         return redirect(request, _safe_next(target) if target and target != "/app/" else self._home(role))
@@ -408,21 +422,33 @@ class PeopleWeb(WebBase):
     @app.route("/voicemails/<string:vm_id>/audio", methods=["GET"])
     @guard(Perm.RECORDINGS)
     async def voicemail_audio(self, request: Any, vm_id: str) -> Any:
-        vm = await self.desk.db.run_session(lambda s: s.get(Voicemail, vm_id))
-        if vm is None:
-            raise HttpError(404, "voicemail_not_found")
-        return self._audio_file(vm.path)
+        """A voicemail's audio, for those the policy allows (callcenter/desk/media.py); 404 otherwise."""
+        return await self._media(request, "voicemail", vm_id[:96], media.voicemail_path, "voicemail_not_found")
 
     @app.route("/calls/<string:linkedid>/recording", methods=["GET"])
     @guard(Perm.RECORDINGS)
     async def recording(self, request: Any, linkedid: str) -> Any:
-        from sqlalchemy import select
+        """A call's recording, for those the policy allows (callcenter/desk/media.py); 404 otherwise."""
+        return await self._media(request, "recording", linkedid[:64], media.recording_path, "no_recording")
 
-        path = await self.desk.db.run_session(
-            lambda s: s.scalar(select(Recording.path).where(Recording.linkedid == linkedid).limit(1)))
+    async def _media(self, request: Any, kind: str, object_id: str, find: Any, missing: str) -> Any:
+        actor, address = request.actor, client_address(request)
+        action = "download" if arg(request, "download") == "1" else "listen"
+
+        def work(session: Any) -> str | None:
+            path = find(session, actor, object_id)
+            if path is not None:
+                media.log_access(session, actor, action, kind, object_id, address)
+            return path
+
+        path = await self.desk.db.run_session(work)
         if path is None:
-            raise HttpError(404, "no_recording")
-        return self._audio_file(path)
+            raise HttpError(404, missing)
+        resource = self._audio_file(path)
+        if action == "download":
+            request.setHeader(b"content-disposition", f"attachment; filename*=UTF-8''{quote(kind + '-' + object_id)}"
+                              ".wav".encode())
+        return resource
 
     @staticmethod
     def _audio_file(path: str) -> Any:

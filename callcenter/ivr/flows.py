@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from callcenter import yamlfiles
 from callcenter.ivr import yamllines
 from callcenter.ivr.schema import NODE_TYPES, Calendar, FlowDocument, Node
 
@@ -109,9 +110,13 @@ def load_files(files: Sequence[Path], context: CheckContext | None = None) -> tu
     for f in files:
         name = str(f)
         try:
-            raw = f.read_bytes()
+            with f.open("rb") as fh:
+                raw = fh.read(yamlfiles.MAX_BYTES + 1)
         except OSError as exc:
             problems.append(Problem(name, 1, "-", f"cannot read: {exc.strerror or exc}"))
+            continue
+        if len(raw) > yamlfiles.MAX_BYTES:
+            problems.append(Problem(name, 1, "-", f"larger than {yamlfiles.MAX_BYTES} bytes: refused"))
             continue
         digest.update(f.name.encode() + b"\0" + raw + b"\0")
         try:

@@ -35,6 +35,7 @@ from callcenter.ivr.engine import CallerGone, CallInfo, FlowError, Run
 from callcenter.ivr.flows import CheckContext, FlowSet, Problem, fingerprint, load_files, yaml_files
 from callcenter.ivr.hours import Clock
 from callcenter.ivr.registry import FlowRegistry
+from callcenter.logs import mask_number
 from callcenter.supervise import SupervisedTask, Supervisor
 
 log = logging.getLogger(__name__)
@@ -320,8 +321,8 @@ class IvrPlugin:
                     continue  # its IVR session is still running: it publishes the message itself
                 event = message.event(self._mailbox_hotline.get(message.mailbox))
                 log.info("voicemail %s (%s, caller %s, %s s) had no record: recorded now as %s, reason %s",
-                         message.audio, message.mailbox, message.caller_number or "unknown", message.duration_s,
-                         event.linkedid, event.reason)
+                         message.audio, message.mailbox, mask_number(message.caller_number) or "unknown",
+                         message.duration_s, event.linkedid, event.reason)
                 self.daemon.bus.publish(event)
                 self.spool.settle(message)
                 made += 1

@@ -16,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-import yaml
+from callcenter import yamlfiles
 
 CATALOG = "catalog.yaml"
 STAMP_SUFFIX = ".txt-sha"
@@ -24,7 +24,7 @@ STAMP_SUFFIX = ".txt-sha"
 
 def load_catalog(prompts_dir: Path) -> dict[str, dict[str, str]]:
     """name → {"text": ..., "voice": ...} from ``catalog.yaml``."""
-    data = yaml.safe_load((prompts_dir / CATALOG).read_text(encoding="utf-8")) or {}
+    data = yamlfiles.load_file(prompts_dir / CATALOG) or {}
     out = {}
     for name, entry in (data.get("prompts") or {}).items():
         entry = {"text": entry} if isinstance(entry, str) else dict(entry)

@@ -41,9 +41,16 @@ class LinedDocument:
 
 def load(text: str) -> LinedDocument:
     """Parse one YAML document; raise :class:`YamlSyntaxError` with a line number."""
-    loader = yaml.SafeLoader(text)
+    from callcenter import yamlfiles
+
+    if len(text) > yamlfiles.MAX_BYTES:
+        raise YamlSyntaxError(f"larger than {yamlfiles.MAX_BYTES} bytes: refused", 1)
     try:
-        node = loader.get_single_node()
+        # Alias and expansion budgets first: _walk below visits every expanded node.
+        loader, node = yamlfiles.compose(text)
+    except yamlfiles.YamlFileError as exc:
+        raise YamlSyntaxError(exc.message, exc.line) from None
+    try:
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

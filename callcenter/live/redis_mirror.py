@@ -68,6 +68,8 @@ class RedisMirror:
             self._pending[f"{self.prefix}:queue:{payload['queue']}"] = (kind, payload)
         elif kind == "agent":
             self._pending[f"{self.prefix}:agent:{payload['agent']}"] = (kind, payload)
+        if kind == "reset":  # the whole board: only masked numbers leave the process
+            payload = self.live.view(self.clock(), masked=True)
         self._changes.append({"node": self.node, "kind": kind, "payload": payload})
         if len(self._changes) > 10000:  # Redis away for long: keep the newest only
             del self._changes[:5000]
@@ -88,17 +90,18 @@ class RedisMirror:
                 async with self.client.pipeline(transaction=False) as pipe:
                     now = self.clock()
                     if full:
-                        board = self.live.view(now)
+                        board = self.live.view(now, masked=True)
                         pipe.set(f"{self.prefix}:board", json.dumps(board, ensure_ascii=False))
                         for name, q in board["queues"].items():
                             pipe.set(f"{self.prefix}:queue:{name}", json.dumps(q["waiting"], ensure_ascii=False))
                         for agent, state in board["agents"].items():
                             pipe.set(f"{self.prefix}:agent:{agent}", json.dumps(state, ensure_ascii=False))
                     for key, (kind, payload) in pending.items():
-                        body = self.live.queue_view(payload["queue"], now) if kind == "queue" else payload
+                        body = self.live.queue_view(payload["queue"], now, masked=True) if kind == "queue" else payload
                         pipe.set(key, json.dumps(body, ensure_ascii=False))
                     if not full and pending:
-                        pipe.set(f"{self.prefix}:board", json.dumps(self.live.view(now), ensure_ascii=False))
+                        board = self.live.view(now, masked=True)
+                        pipe.set(f"{self.prefix}:board", json.dumps(board, ensure_ascii=False))
                     for change in changes:
                         pipe.publish(CHANNEL, json.dumps(change, ensure_ascii=False))
                     pipe.ping()

@@ -54,7 +54,12 @@ class OpsApi:
 
     @app.route("/live", methods=["GET"])
     def live(self, request: Any) -> bytes:
-        return self._denied(request) or json_response(request, self.daemon.live.view(time.time()))
+        """The live state as JSON; caller numbers masked unless ``?show_numbers=1``."""
+        denied = self._denied(request)
+        if denied:
+            return denied
+        show = (request.args.get(b"show_numbers") or [b""])[0] == b"1"
+        return json_response(request, self.daemon.live.view(time.time(), masked=not show))
 
     @app.route("/kpi/service-level", methods=["GET"])
     def service_level(self, request: Any) -> Any:

@@ -8,6 +8,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 from twisted.web.util import Redirect
 
+from callcenter.web import security
 from callcenter.web.ops_api import OpsApi
 
 if TYPE_CHECKING:
@@ -42,8 +43,13 @@ class _LimitedRequest(Request):
 
     # The hotline's language for the refusal (people read it: a citizen's photos can be too big).
     language = "zh"
+    # web.trusted_proxies (their X-Forwarded-For/-Proto are believed)
+    trusted_proxies: tuple[str, ...] = ()
 
     def process(self) -> None:
+        # Before any resource runs: security headers on every response (static files, redirects,
+        # 404s, ops and IVR routes included), HSTS on HTTPS, the real client behind a trusted proxy.
+        security.prepare(self, self.trusted_proxies)
         if getattr(self, "_too_big", False):
             self.setResponseCode(413)
             self._refuse_too_large()
@@ -82,6 +88,21 @@ def make_site(daemon: Daemon) -> Site:
     desk = getattr(daemon.config, "desk", None)
     site.requestFactory = type("Request", (_LimitedRequest,), {
         "max_body": desk.max_body_bytes if desk is not None else _LimitedRequest.max_body,
-        "language": desk.language if desk is not None else _LimitedRequest.language})
+        "language": desk.language if desk is not None else _LimitedRequest.language,
+        "trusted_proxies": tuple(getattr(daemon.config.web, "trusted_proxies", ()))})
     site.displayTracebacks = False
     return site
+
+
+def tls_context(certificate: str | None, key: str | None) -> Any:
+    """The TLS context for ``web.tls_certificate``/``web.tls_key`` (PEM; the certificate file may hold
+    the chain). Refuses to start on a missing or mismatched pair rather than serve plain HTTP."""
+    from pathlib import Path
+
+    from twisted.internet import ssl
+
+    if not certificate or not key:
+        raise ValueError("web.tls_certificate and web.tls_key go together")
+    cert_pem, key_pem = Path(certificate).read_bytes(), Path(key).read_bytes()
+    # loadPEM reads the (first) certificate and the key from one PEM text and checks they match.
+    return ssl.PrivateCertificate.loadPEM(cert_pem + b"\n" + key_pem).options()

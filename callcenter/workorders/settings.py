@@ -204,14 +204,21 @@ class DeskSettings(_Model):
     language: Literal["zh", "en"] = "zh"
     session_hours: float = 12.0
     session_idle_minutes: float = 120.0
-    # Login throttling: after this many failures a username is locked for lock_seconds (doubling).
-    max_failed_logins: int = 5
-    lock_seconds: int = 60
+    # Sign-in lockout (callcenter/auth/lockout.py): after max_failed_logins failures a name is locked
+    # *from that address* for lock_seconds (doubling, at most a day); after name_failures_per_hour
+    # failures from anywhere, the name is locked except from addresses it signed in from within
+    # familiar_address_days. `callcenter user unlock NAME` lifts the locks.
+    max_failed_logins: int = Field(5, ge=1, le=1000)
+    lock_seconds: int = Field(60, ge=1, le=86400)
+    name_failures_per_hour: int = Field(30, ge=1, le=100000)
+    familiar_address_days: int = Field(30, ge=0, le=3650)
     # Requests per minute one address may make to the login and public submission forms.
     per_ip_per_minute: int = 30
     # Largest request body accepted by the web server (attachments included).
     max_body_bytes: int = 20 * 1024 * 1024
-    cookie_secure: bool = False
+    # The session cookie's Secure flag; unset: on when the request came over HTTPS (directly, or
+    # X-Forwarded-Proto from a web.trusted_proxies address).
+    cookie_secure: bool | None = None
     users: tuple[BootstrapUser, ...] = ()
     workorders: WorkOrderSettings = WorkOrderSettings()
     kb: KbSettings = KbSettings()

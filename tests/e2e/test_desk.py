@@ -357,7 +357,8 @@ def test_every_route_refuses_strangers_and_wrong_roles(desk: Stack) -> None:
     assert token_match
     code, _h, body = guesser.request("POST", "/app/login", {"_csrf": token_match.group(1).decode(),
                                                            "username": "lockme", "password": "whatever-1"})
-    assert code == 401 and "登录失败：登录失败次数过多，请稍后再试" in body.decode()
+    # locked reads exactly like a wrong password (no username enumeration)
+    assert code == 401 and "登录失败：用户名或密码错误，或此地址尝试次数过多" in body.decode()
     assert guesser.login("platform", "") == 401  # platforms never sign in with a password
 
     # platforms: a token of an api_client reaches only the API, and only what its role allows

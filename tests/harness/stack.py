@@ -212,8 +212,8 @@ class Stack:
         code, body = self.http("/ops/health")
         return body if code == 200 else {}
 
-    def live(self) -> dict[str, Any]:
-        return self.http("/ops/live")[1]
+    def live(self, show_numbers: bool = True) -> dict[str, Any]:
+        return self.http("/ops/live?show_numbers=1" if show_numbers else "/ops/live")[1]
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(

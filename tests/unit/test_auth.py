@@ -6,8 +6,10 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from callcenter.auth import passwords
+from callcenter.auth import lockout, passwords
 from callcenter.auth import services as auth
+from callcenter.auth.lockout import Policy
+from callcenter.auth.models import LoginThrottle
 from callcenter.auth.roles import Perm, Role, has
 from callcenter.auth.throttle import RateLimiter
 from callcenter.store import migrate
@@ -17,8 +19,8 @@ PW = "Correct-Horse-9"
 
 
 @pytest.fixture
-def db(tmp_path):  # type: ignore[no-untyped-def]
-    url = f"sqlite:///{tmp_path / 'auth.sqlite'}"
+def db(db_url):  # type: ignore[no-untyped-def]
+    url = db_url  # SQLite and PostgreSQL
     migrate.upgrade(url)
     d = Database(url)
     yield d
@@ -37,47 +39,85 @@ def test_argon2_hashes() -> None:
         passwords.check_strength("onlyletters")
 
 
-def test_login_locks_after_failures_then_unlocks(db) -> None:  # type: ignore[no-untyped-def]
+P = Policy(max_failed=5, lock_seconds=60, name_failures_per_hour=12, familiar_address_days=30)
+HOME, ELSEWHERE = "10.0.0.5", "203.0.113.9"
+
+
+def _fail(db, name: str, address: str, now: datetime, password: str = "nope") -> str:  # type: ignore[no-untyped-def]
+    with db.session() as s:
+        user, problem = auth.sign_in(s, name, password, P, address, now)
+        assert user is None and problem is not None
+        return problem.msg_id
+
+
+def _ok(db, name: str, address: str, now: datetime) -> bool:  # type: ignore[no-untyped-def]
+    with db.session() as s:
+        user, _problem = auth.sign_in(s, name, PW, P, address, now)
+        return user is not None
+
+
+def test_one_answer_for_unknown_wrong_and_locked(db) -> None:  # type: ignore[no-untyped-def]
+    """Username enumeration: an existing name and an unknown one answer alike, before and after a lock."""
     with db.session() as s:
         auth.create_user(s, "zhang", "agent", PW, agent_id="1001")
+        auth.create_user(s, "api", "api_client")
     t0 = datetime(2026, 1, 1, 8, 0)
-    for _ in range(5):
-        with db.session() as s, pytest.raises(auth.AuthError, match="wrong username or password"):
-            auth.authenticate(s, "zhang", "nope", 5, 60, now=t0)
-    # locked: even the right password is refused, with a message that says to wait
-    with db.session() as s, pytest.raises(auth.AuthError, match="try again later"):
-        auth.authenticate(s, "zhang", PW, 5, 60, now=t0 + timedelta(seconds=30))
+    answers = {_fail(db, name, ELSEWHERE, t0) for name in ("zhang", "nobody", "api") for _ in range(7)}
+    assert answers == {"sign_in_failed"}
     with db.session() as s:
-        assert auth.authenticate(s, "zhang", PW, 5, 60, now=t0 + timedelta(seconds=61)).username == "zhang"
-    # unknown users and platforms fail like a wrong password
-    with db.session() as s, pytest.raises(auth.AuthError, match="wrong username or password"):
-        auth.authenticate(s, "nobody", PW)
+        _u, problem = auth.sign_in(s, "zhang", PW, P, ELSEWHERE, t0)  # locked from there: the same answer
+        assert problem is not None and problem.msg_id == "sign_in_failed" and problem.code == 401
+        assert problem.text("en") == problem.text("en")  # one text
+        assert "用户名或密码错误" in problem.text("zh")
 
 
-def test_failures_count_in_a_committed_transaction(db) -> None:  # type: ignore[no-untyped-def]
-    """What the sign-in page does: the failure must survive the transaction (no exception escapes it)."""
-    with db.session() as s:
-        auth.create_user(s, "zhou", "agent", PW)
-    for _ in range(5):
-        with db.session() as s:
-            user, problem = auth.sign_in(s, "zhou", "nope", 5, 60)
-            assert user is None and problem is not None and problem.msg_id == "wrong_password"
-            assert str(problem) == "wrong username or password" and problem.text("zh") == "用户名或密码错误"
-    with db.session() as s:
-        user, problem = auth.sign_in(s, "zhou", PW, 5, 60)
-        assert user is None and problem is not None and "try again later" in str(problem)
-
-
-def test_lock_doubles(db) -> None:  # type: ignore[no-untyped-def]
+def test_lock_is_per_address_and_doubles(db) -> None:  # type: ignore[no-untyped-def]
     with db.session() as s:
         auth.create_user(s, "li", "agent", PW)
     t0 = datetime(2026, 1, 1, 8, 0)
-    for i in range(6):
-        with db.session() as s, pytest.raises(auth.AuthError):
-            auth.authenticate(s, "li", "nope", 5, 60, now=t0 + timedelta(seconds=200 * i))
+    for i in range(5):
+        _fail(db, "li", ELSEWHERE, t0 + timedelta(seconds=i))
+    _fail(db, "li", ELSEWHERE, t0 + timedelta(seconds=30))  # while locked: not counted, no longer lock
     with db.session() as s:
-        user = auth.get_user(s, "li")
-        assert user.locked_until == t0 + timedelta(seconds=1000 + 120)
+        assert s.get(LoginThrottle, ("li", ELSEWHERE)).locked_until == t0 + timedelta(seconds=4 + 60)
+    _fail(db, "li", ELSEWHERE, t0 + timedelta(seconds=70))  # after the lock: the next one doubles
+    with db.session() as s:
+        assert s.get(LoginThrottle, ("li", ELSEWHERE)).locked_until == t0 + timedelta(seconds=70 + 120)
+    assert not _ok(db, "li", ELSEWHERE, t0 + timedelta(seconds=100))  # locked from there
+    assert _ok(db, "li", HOME, t0 + timedelta(seconds=100))  # but not from another address
+    assert _ok(db, "li", ELSEWHERE, t0 + timedelta(seconds=200))  # and the lock ends
+
+
+def test_familiar_address_passes_the_name_wide_limit(db) -> None:  # type: ignore[no-untyped-def]
+    """An attacker spreading guesses over many addresses locks the name, except where its owner usually is."""
+    with db.session() as s:
+        auth.create_user(s, "wu", "agent", PW)
+    t0 = datetime(2026, 1, 1, 8, 0)
+    assert _ok(db, "wu", HOME, t0)
+    for i in range(12):  # 12 addresses, 1 failure each: none locked alone, the name-wide limit is reached
+        _fail(db, "wu", f"198.51.100.{i}", t0 + timedelta(hours=1, seconds=i))
+    later = t0 + timedelta(hours=1, minutes=5)
+    assert not _ok(db, "wu", "192.0.2.77", later)  # a new address: refused
+    assert _ok(db, "wu", HOME, later)  # the usual desk: in
+    assert _ok(db, "wu", "192.0.2.77", later + timedelta(hours=1))  # the window passes
+
+
+def test_unlock_and_new_password_lift_locks(db) -> None:  # type: ignore[no-untyped-def]
+    with db.session() as s:
+        auth.create_user(s, "zhou", "agent", PW)
+    t0 = datetime.now()
+    for _ in range(5):
+        _fail(db, "zhou", ELSEWHERE, t0)
+    assert not _ok(db, "zhou", ELSEWHERE, t0)
+    with db.session() as s:
+        assert lockout.unlock(s, "zhou") == 1
+    assert _ok(db, "zhou", ELSEWHERE, t0)
+    for _ in range(5):
+        _fail(db, "zhou", ELSEWHERE, t0)
+    with db.session() as s:
+        auth.set_password(s, "zhou", "Another-Pass-7")
+    with db.session() as s:
+        assert auth.sign_in(s, "zhou", "Another-Pass-7", P, ELSEWHERE, t0)[0] is not None
 
 
 def test_sessions_expire_idle_and_end_with_a_new_password(db) -> None:  # type: ignore[no-untyped-def]

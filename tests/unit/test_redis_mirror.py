@@ -49,6 +49,9 @@ def test_changes_reach_redis_keys_and_the_channel(clean_redis: None) -> None:
         agent = json.loads(await client.get("callcenter:cc1:agent:1001"))
         queue = json.loads(await client.get("callcenter:cc1:queue:main"))
         assert queue[0]["caller_name"] == "张三" and queue[0]["wait_s"] == 4
+        # Nothing in Redis holds a caller's full number (personal data leaves the process masked).
+        for key in await client.keys("callcenter:cc1:*"):
+            assert "13800000001" not in (await client.get(key) or "")
         await client.aclose()
         await sub.aclose()
         await mirror.stop()
@@ -58,7 +61,8 @@ def test_changes_reach_redis_keys_and_the_channel(clean_redis: None) -> None:
     assert [c["kind"] for c in received] == ["reset", "agent", "queue"]
     assert {c["node"] for c in received} == {"cc1"}
     assert received[2]["payload"] == {"queue": "main", "waiting": 1}
-    assert board["queues"]["main"]["waiting"][0]["caller_number"] == "13800000001"
+    assert board["queues"]["main"]["waiting"][0]["caller_number"] == "138****0001"
+    assert "13800000001" not in json.dumps(received)
     assert agent["state"] == "ready"
 
 
