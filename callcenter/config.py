@@ -165,6 +165,9 @@ class AsteriskConfig(_Model):
     # Asterisk's queue_log as this daemon can read it: queue stays the daemon missed on AMI (it was
     # down or restarting) are recovered from it. None turns the catch-up off.
     queue_log: str | None = None
+    # Where Asterisk writes call recordings (MixMonitor), as this daemon sees it: the web serves
+    # recordings only from under it.
+    recordings_dir: str = "/var/spool/asterisk/monitor"
     queue_log_interval_s: float = 30.0
     # A caller's queue_log lines are reconciled this long after their last stay ended (AMI has
     # recorded everything it saw by then).

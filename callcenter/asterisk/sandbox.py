@@ -260,7 +260,8 @@ class Sandbox:
         daemon_config = self.config.with_overrides(
             data_dir=str(Path(self.config.data_dir).absolute()),
             secrets_file=str(self.secrets_file),
-            asterisk={**self.config.asterisk.model_dump(), "queue_log": str(self.queue_log)},
+            asterisk={**self.config.asterisk.model_dump(), "queue_log": str(self.queue_log),
+                      "recordings_dir": str(self.recordings_dir)},
             ivr={**ivr.model_dump(), "flows_dir": str(Path(ivr.flows_dir).absolute()),
                  "prompts_dir": str(Path(ivr.prompts_dir).absolute()),
                  "asterisk_sounds_dir": str(self.sounds_dir), "voicemail_dir": str(self.voicemail_dir)},

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from klein import Klein
-from twisted.internet import defer
+from twisted.internet import defer, threads
 from twisted.web.static import File
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
@@ -23,6 +22,7 @@ from callcenter.acd import commands as acd
 from callcenter.auth import services as auth
 from callcenter.auth.roles import Perm, Role, has
 from callcenter.desk import schemas
+from callcenter.desk.audio import confined_file
 from callcenter.desk.base import STATIC, WebBase
 from callcenter.desk.http import (
     ANON_CSRF_COOKIE,
@@ -417,7 +417,7 @@ class PeopleWeb(WebBase):
         vm = await self.desk.db.run_session(lambda s: s.get(Voicemail, vm_id))
         if vm is None:
             raise HttpError(404, "voicemail_not_found")
-        return self._audio_file(vm.path)
+        return await self._audio_file(vm.path, self.desk.config.ivr.voicemail_dir)
 
     @app.route("/calls/<string:linkedid>/recording", methods=["GET"])
     @guard(Perm.RECORDINGS)
@@ -429,15 +429,16 @@ class PeopleWeb(WebBase):
             lambda s: s.scalar(select(Recording.path).where(Recording.linkedid == linkedid).limit(1)))
         if path is None:
             raise HttpError(404, "no_recording")
-        return self._audio_file(path)
+        return await self._audio_file(path, self.desk.config.asterisk.recordings_dir)
 
     @staticmethod
-    def _audio_file(path: str) -> Any:
-        candidates = [path, *[path + ext for ext in (".wav", ".WAV", ".gsm")]]
-        for p in candidates:
-            if os.path.isfile(p):
-                return File(p, defaultType="audio/wav")
-        raise HttpError(404, "audio_missing")
+    async def _audio_file(path: str, root: str) -> Any:
+        # Only a regular file under Asterisk's spool (symlinks resolved): a forged row names any file.
+        real = await threads.deferToThread(confined_file, path, root)
+        if real is None:
+            log.warning("audio file refused (missing, or not a regular file under %s)", root)
+            raise HttpError(404, "audio_missing")
+        return File(str(real), defaultType="audio/wav")
 
     @app.route("/attachments/<int:att_id>", methods=["GET"])
     @guard(Perm.ORDER_READ)
