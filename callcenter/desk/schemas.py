@@ -149,6 +149,10 @@ class _OrderFields(_RequestFields):
 
 
 # ---- the API (/api/v1) ------------------------------------------------------------------------------
+class PublicForm(_RequestFields):
+    """The public submission form (``/submit``)."""
+
+
 class AttachmentIn(_Body):
     filename: Text(255) = "file"
     data: Annotated[str, Field(strict=True, max_length=64 * 1024 * 1024)]
