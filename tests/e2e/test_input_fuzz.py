@@ -227,7 +227,8 @@ def test_every_route_answers_hostile_input_with_a_json_4xx(fuzz: Stack) -> None:
                         body={"content": "x", "contact": "1", "attachments": 5})
     assert (code, body["error_id"]) == (422, "invalid_input") and "attachments" in body["error"]
     agent = clients[0][1]
-    code, _h, raw = agent.request("POST", f"/app/orders/{number}/link", form={"linkedid": "9" * 500, "_csrf": agent.csrf},
+    code, _h, raw = agent.request("POST", f"/app/orders/{number}/link",
+                                  form={"linkedid": "9" * 500, "_csrf": agent.csrf},
                                   headers={"Accept": "application/json"})
     assert code == 422, raw
     # the pause reason reaches AMI only when configured: AMI frames in it are a 422 naming the field
