@@ -268,8 +268,9 @@ class AsteriskConfig(_Model):
     # down or restarting) are recovered from it. None turns the catch-up off.
     queue_log: str | None = None
     # Where MixMonitor writes (the dialplan's CC_RECDIR, as this daemon sees it): the catch-up links a
-    # recovered call to its recording (<dir>/YYYY/MM/DD/<linkedid>.wav) when AMI never said so.
-    recordings_dir: str | None = None
+    # recovered call to its recording (<dir>/YYYY/MM/DD/<linkedid>.wav) when AMI never said so, and the
+    # web serves recordings only from under it.
+    recordings_dir: str = "/var/spool/asterisk/monitor"
     queue_log_interval_s: float = 30.0
     # A caller's queue_log lines are reconciled this long after their last stay ended (AMI has
     # recorded everything it saw by then).

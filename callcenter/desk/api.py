@@ -17,8 +17,9 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 
 from callcenter.auth.roles import Perm
 from callcenter.desk import attachments as att
+from callcenter.desk import schemas
 from callcenter.desk.base import WebBase
-from callcenter.desk.http import HttpError, arg, guard, json_body, send_json
+from callcenter.desk.http import HttpError, arg, guard, send_json
 from callcenter.desk.views import event_view, order_brief, order_full
 from callcenter.kb.search import search as kb_search
 from callcenter.workorders.services import EDITABLE
@@ -40,24 +41,18 @@ class ApiWeb(WebBase):
     async def submit(self, request: Any) -> bytes:
         """``{"content": ..., "contact": ..., "district": ..., "attachments": [{"filename", "data"(base64)}]}``."""
         actor = request.actor
-        body = json_body(request)
-        unknown = set(body) - set(SUBMISSION_FIELDS) - {"attachments"}
-        if unknown:
-            raise HttpError(400, "unknown_fields", fields=", ".join(sorted(unknown)),
-                            allowed=", ".join((*SUBMISSION_FIELDS, "attachments")))
-        if not str(body.get("content") or "").strip():
+        body = schemas.body(request, schemas.SubmissionBody, districts=self.desk.settings.workorders.districts)
+        if not body.get("content"):
             raise HttpError(422, "content_required")
-        if not str(body.get("contact") or body.get("caller_number") or "").strip():
+        if not (body.get("contact") or body.get("caller_number")):
             raise HttpError(422, "contact_required")
         uploads = []
         for i, item in enumerate(body.get("attachments") or []):
-            if not isinstance(item, dict) or "data" not in item:
-                raise HttpError(400, "attachment_needs_data", i=i)
             try:
-                data = base64.b64decode(str(item["data"]), validate=True)
+                data = base64.b64decode(item["data"], validate=True)
             except (binascii.Error, ValueError):
                 raise HttpError(400, "attachment_not_base64", i=i) from None
-            uploads.append(att.Upload(str(item.get("filename") or "file"), data))
+            uploads.append(att.Upload(item.get("filename") or "file", data))
         checked = att.check(uploads, self.desk.settings.workorders)
         directory = Path(self.desk.config.data_path) / "attachments"
         fields = {k: body[k] for k in SUBMISSION_FIELDS if k in body and k in EDITABLE}
@@ -76,7 +71,8 @@ class ApiWeb(WebBase):
     @guard(Perm.ORDER_READ, kind="token")
     async def orders(self, request: Any) -> bytes:
         actor = request.actor
-        state, due = arg(request, "state") or None, arg(request, "due") or None
+        q = schemas.query(request, schemas.OrdersQuery)
+        state, due = q.get("state"), q.get("due")
 
         def work(session: Any) -> list[dict[str, Any]]:
             return [order_brief(o, mask=True)
@@ -101,14 +97,9 @@ class ApiWeb(WebBase):
     async def act(self, request: Any, number: str) -> bytes:
         """``{"action": "accept"|"return"|"handle", "reason"|"result": ..., "version": n}``."""
         actor = request.actor
-        body = json_body(request)
-        action = str(body.pop("action", ""))
+        body = schemas.body(request, schemas.ActionBody)
+        action = body.pop("action", "")
         version = body.pop("version", None)
-        if version is not None and not isinstance(version, int):
-            raise HttpError(400, "version_not_integer")
-        unknown = set(body) - set(ACTION_ARGS)
-        if unknown:
-            raise HttpError(400, "unknown_fields", fields=", ".join(sorted(unknown)), allowed=", ".join(ACTION_ARGS))
 
         def work(session: Any) -> dict[str, Any]:
             o = self.desk.orders.get_for(session, actor, number)
@@ -135,7 +126,7 @@ class ApiWeb(WebBase):
     @app.route("/v1/kb/search", methods=["GET"])
     @guard(Perm.KB_READ, kind="token")
     async def kb(self, request: Any) -> bytes:
-        q = arg(request, "q").strip()[:100]
+        q = schemas.query(request, schemas.SearchQuery).get("q", "")[:100]
         if not q:
             raise HttpError(400, "q_required")
         limit, today = self.desk.settings.kb.results, self.today()

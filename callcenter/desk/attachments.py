@@ -43,9 +43,16 @@ def sniff(data: bytes) -> str:
     return "text/plain"
 
 
+# Bidi embeddings/overrides/isolates/marks and zero-width characters: "invoice\u202egnp.exe" shows as
+# "invoiceexe.png". Dropped, so a name reads as it is stored.
+HIDDEN = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+
+
 def safe_name(name: str) -> str:
+    """A file name to store and show: no directories, no control or reordering characters, ≤ 120 chars."""
+    name = HIDDEN.sub("", name.encode("utf-8", "replace").decode("utf-8"))
     name = Path(name.replace("\\", "/")).name
-    name = re.sub(r"[\x00-\x1f<>:\"/\\|?*]", "_", name).strip(". ") or "file"
+    name = re.sub(r"[\x00-\x1f\x7f-\x9f<>:\"/\\|?*]", "_", name).strip(". ") or "file"
     return name[:120]
 
 

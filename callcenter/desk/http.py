@@ -75,8 +75,10 @@ def json_body(request: Any) -> dict[str, Any]:
         raise HttpError(415, "send_json")
     try:
         data = json.loads(request.content.read() or b"{}")
-    except ValueError as exc:
-        raise HttpError(400, "invalid_json", detail=str(exc)) from None
+    except ValueError as exc:  # also a number of more than 4,300 digits, or bytes that are not UTF-8
+        raise HttpError(400, "invalid_json", detail=str(exc)[:200]) from None
+    except RecursionError:  # [[[[...]]]] nested deeper than the parser goes
+        raise HttpError(400, "invalid_json", detail="nested too deeply") from None
     if not isinstance(data, dict):
         raise HttpError(400, "json_not_object")
     return data
@@ -199,10 +201,27 @@ async def _guarded(web: Any, request: Any, fn: Handler, perm: str, kind: str, ar
             return web.error(request, 409, Refusal("changed_meanwhile"))
         code = getattr(exc, "code", None)
         if isinstance(code, int) and 400 <= code < 500:  # e.g. werkzeug's 413 for an oversized upload
-            log.info("%s %s refused: %s", request.method.decode(), request.uri.decode("utf-8", "replace"), exc)
+            log.info("%s %s refused: %s", request.method.decode(), request.path.decode("utf-8", "replace"), exc)
             return web.error(request, code, Refusal("too_large" if code == 413 else "bad_request"))
-        log.exception("%s %s failed", request.method.decode(), request.uri.decode("utf-8", "replace"))
-        raise
+        if _not_storable(exc):  # a value the database refuses (the schemas should have caught it first)
+            log.warning("%s %s: value not storable: %s", request.method.decode(),
+                        request.path.decode("utf-8", "replace"), type(exc).__name__)
+            return web.error(request, 422, Refusal("value_not_storable"))
+        # Anything else is our bug: logged with its traceback, answered in the reader's language (JSON
+        # for programs), never as an HTML traceback.
+        log.exception("%s %s failed", request.method.decode(), request.path.decode("utf-8", "replace"))
+        return web.error(request, 500, Refusal("internal_error"))
+
+
+def _not_storable(exc: BaseException) -> bool:
+    """True for a database refusing a value for its content (too long, NUL, bad encoding, out of range)."""
+    from sqlalchemy.exc import DataError, StatementError
+
+    if isinstance(exc, DataError):
+        return True
+    orig = getattr(exc, "orig", None) if isinstance(exc, StatementError) else None
+    # psycopg refuses NUL in text before sending it (a ValueError); encoders refuse lone surrogates
+    return isinstance(orig, (ValueError, UnicodeError)) or isinstance(exc, UnicodeError)
 
 
 async def _session_actor(desk: Desk, request: Any) -> auth.Actor | None:

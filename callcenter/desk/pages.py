@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from klein import Klein
-from twisted.internet import defer
+from twisted.internet import defer, threads
 from twisted.web.static import File
 from werkzeug.exceptions import MethodNotAllowed, NotFound
 
@@ -23,7 +22,8 @@ from callcenter.acd import commands as acd
 from callcenter.auth import services as auth
 from callcenter.auth.lockout import Policy
 from callcenter.auth.roles import Perm, Role, has
-from callcenter.desk import media
+from callcenter.desk import media, schemas
+from callcenter.desk.audio import confined_file
 from callcenter.desk.base import STATIC, WebBase
 from callcenter.desk.http import (
     ANON_CSRF_COOKIE,
@@ -34,7 +34,6 @@ from callcenter.desk.http import (
     RouteRule,
     anon_csrf,
     arg,
-    args_dict,
     check_anon_csrf,
     client_address,
     cookie_secure,
@@ -178,11 +177,11 @@ class PeopleWeb(WebBase):
         if self.desk.screenpop is not None and actor.agent_id:
             current = self.desk.screenpop.current.get(actor.agent_id)
         boot = {"agent": self.desk.agent_view(actor.agent_id), "current": current, "csrf": actor.csrf_token,
-                "pause_reasons": [r for r in acd.PAUSE_REASONS if r != acd.WRAP_UP]}
+                "pause_reasons": list(self.desk.settings.pause_reasons)}
         worklist = await self.desk.db.run_session(self._worklist)
         t = Translator(self.lang(request))
         # Codes the page shows from pushes (pause reasons, call outcomes), in the reader's language.
-        labels = {"pause": {r: t(f"pause.{r}") for r in acd.PAUSE_REASONS},
+        labels = {"pause": {r: t(f"pause.{r}") for r in (*self.desk.settings.pause_reasons, acd.WRAP_UP)},
                   "disposition": {d: t(f"disposition.{d}") for d in DISPOSITIONS}}
         return self.render(request, "desk.html", boot=boot, worklist=worklist, urgencies=URGENCIES,
                            pause_reasons=boot["pause_reasons"], labels=labels)
@@ -219,7 +218,8 @@ class PeopleWeb(WebBase):
         agent = actor.agent_id
         if not agent:
             raise HttpError(400, "not_an_agent_user")
-        action, reason = arg(request, "action"), arg(request, "reason").strip()[:64]
+        f = schemas.form(request, schemas.AgentStateForm, pause_reasons=self.desk.settings.pause_reasons)
+        action, reason = f.get("action", ""), f.get("reason", "")
         telephony = self.desk.daemon.telephony if self.desk.daemon else None
         if telephony is None:
             raise HttpError(503, "telephony_down")
@@ -261,7 +261,8 @@ class PeopleWeb(WebBase):
     @guard(Perm.ORDER_READ)
     async def orders(self, request: Any) -> bytes:
         actor = request.actor
-        state, due, source = arg(request, "state") or None, arg(request, "due") or None, arg(request, "source") or None
+        q = schemas.query(request, schemas.OrdersQuery)
+        state, due, source = q.get("state"), q.get("due"), q.get("source")
         if state and state not in {s.value for s in st.State}:
             raise HttpError(400, "unknown_state", state=state)
         if due and due not in DUE_FILTERS:
@@ -287,7 +288,7 @@ class PeopleWeb(WebBase):
     async def order_create(self, request: Any) -> bytes:
         """Create an order from the desk form; registered at once when category and content are given."""
         actor = request.actor
-        form = args_dict(request)
+        form = schemas.form(request, schemas.OrderForm, districts=self.desk.settings.workorders.districts)
         fields = {k: form[k] for k in ORDER_FIELDS if k in form}
         linkedid = form.get("linkedid") or None
         register = form.get("register", "1") == "1" and bool(fields.get("category")) and bool(fields.get("content"))
@@ -305,6 +306,7 @@ class PeopleWeb(WebBase):
     @app.route("/orders/<string:number>", methods=["GET"])
     @guard(Perm.ORDER_READ)
     async def order_page(self, request: Any, number: str) -> bytes:
+        number = schemas.path_value(number, 32)
         actor = request.actor
         svc = self.desk.orders
 
@@ -340,7 +342,7 @@ class PeopleWeb(WebBase):
     @guard(Perm.ORDER_CREATE)
     async def order_edit(self, request: Any, number: str) -> bytes:
         actor = request.actor
-        form = args_dict(request)
+        form = schemas.form(request, schemas.OrderEditForm, districts=self.desk.settings.workorders.districts)
         fields = {k: form[k] for k in ORDER_FIELDS if k in form}
         version = int(form["version"]) if form.get("version", "").isdigit() else None
 
@@ -355,7 +357,7 @@ class PeopleWeb(WebBase):
     @guard(Perm.ORDER_ACT)
     async def order_act(self, request: Any, number: str) -> bytes:
         actor = request.actor
-        form = args_dict(request)
+        form = schemas.form(request, schemas.ActForm)
         action = form.pop("action", "")
         version = int(form["version"]) if form.get("version", "").isdigit() else None
         wanted = {k: form[k] for k in ("department", "reason", "result", "satisfaction", "target", "note") if k in form}
@@ -375,7 +377,7 @@ class PeopleWeb(WebBase):
     async def order_link(self, request: Any, number: str) -> bytes:
         """Link a call to an existing order (the caller rang again about it: a possible duplicate)."""
         actor = request.actor
-        linkedid = arg(request, "linkedid").strip()
+        linkedid = schemas.form(request, schemas.LinkForm).get("linkedid", "")
         if not linkedid or len(linkedid) > 64:
             raise HttpError(422, "linkedid_required")
 
@@ -403,7 +405,8 @@ class PeopleWeb(WebBase):
     @app.route("/duplicates.json", methods=["GET"])
     @guard(Perm.ORDER_CREATE)
     async def duplicates(self, request: Any) -> bytes:
-        number, address, category = arg(request, "caller_number"), arg(request, "address"), arg(request, "category")
+        q = schemas.query(request, schemas.DuplicatesQuery)
+        number, address, category = q.get("caller_number", ""), q.get("address", ""), q.get("category", "")
 
         def work(session: Any) -> list[dict[str, Any]]:
             return [order_brief(o, mask=True)
@@ -414,6 +417,7 @@ class PeopleWeb(WebBase):
     @app.route("/voicemails/<string:vm_id>/take", methods=["POST"])
     @guard(Perm.DESK)
     async def voicemail_take(self, request: Any, vm_id: str) -> bytes:
+        vm_id = schemas.path_value(vm_id, 96)
         actor = request.actor
         number = await self.desk.db.run_session(lambda s: self.desk.orders.take_voicemail(s, actor, vm_id).number)
         self.desk.hub.to_perm(Perm.DESK, "worklist", {"taken": vm_id})
@@ -423,15 +427,18 @@ class PeopleWeb(WebBase):
     @guard(Perm.RECORDINGS)
     async def voicemail_audio(self, request: Any, vm_id: str) -> Any:
         """A voicemail's audio, for those the policy allows (callcenter/desk/media.py); 404 otherwise."""
-        return await self._media(request, "voicemail", vm_id[:96], media.voicemail_path, "voicemail_not_found")
+        return await self._media(request, "voicemail", schemas.path_value(vm_id, 96), media.voicemail_path,
+                                 "voicemail_not_found", self.desk.config.ivr.voicemail_dir)
 
     @app.route("/calls/<string:linkedid>/recording", methods=["GET"])
     @guard(Perm.RECORDINGS)
     async def recording(self, request: Any, linkedid: str) -> Any:
         """A call's recording, for those the policy allows (callcenter/desk/media.py); 404 otherwise."""
-        return await self._media(request, "recording", linkedid[:64], media.recording_path, "no_recording")
+        return await self._media(request, "recording", schemas.path_value(linkedid, 64), media.recording_path,
+                                 "no_recording", self.desk.config.asterisk.recordings_dir)
 
-    async def _media(self, request: Any, kind: str, object_id: str, find: Any, missing: str) -> Any:
+    async def _media(self, request: Any, kind: str, object_id: str, find: Any, missing: str,
+                     root: str) -> Any:
         actor, address = request.actor, client_address(request)
         action = "download" if arg(request, "download") == "1" else "listen"
 
@@ -444,19 +451,20 @@ class PeopleWeb(WebBase):
         path = await self.desk.db.run_session(work)
         if path is None:
             raise HttpError(404, missing)
-        resource = self._audio_file(path)
+        resource = await self._audio_file(path, root)
         if action == "download":
             request.setHeader(b"content-disposition", f"attachment; filename*=UTF-8''{quote(kind + '-' + object_id)}"
                               ".wav".encode())
         return resource
 
     @staticmethod
-    def _audio_file(path: str) -> Any:
-        candidates = [path, *[path + ext for ext in (".wav", ".WAV", ".gsm")]]
-        for p in candidates:
-            if os.path.isfile(p):
-                return File(p, defaultType="audio/wav")
-        raise HttpError(404, "audio_missing")
+    async def _audio_file(path: str, root: str) -> Any:
+        # Only a regular file under Asterisk's spool (symlinks resolved): a forged row names any file.
+        real = await threads.deferToThread(confined_file, path, root)
+        if real is None:
+            log.warning("audio file refused (missing, or not a regular file under %s)", root)
+            raise HttpError(404, "audio_missing")
+        return File(str(real), defaultType="audio/wav")
 
     @app.route("/attachments/<int:att_id>", methods=["GET"])
     @guard(Perm.ORDER_READ)
@@ -488,7 +496,8 @@ class PeopleWeb(WebBase):
         today = datetime.now(zone).date()
         windows = [("today", today, today), ("week", today - timedelta(days=today.weekday()), today),
                    ("month", today.replace(day=1), today)]
-        since_arg, until_arg = arg(request, "since").strip(), arg(request, "until").strip()
+        q = schemas.query(request, schemas.SupervisorQuery)
+        since_arg, until_arg = q.get("since", ""), q.get("until", "")
         if since_arg or until_arg:
             windows.append(("range", _local_date(since_arg or until_arg), _local_date(until_arg or since_arg)))
 
@@ -514,7 +523,7 @@ class PeopleWeb(WebBase):
     @app.route("/kb", methods=["GET"])
     @guard(Perm.KB_READ)
     async def kb_page(self, request: Any) -> bytes:
-        q = arg(request, "q").strip()[:100]
+        q = schemas.query(request, schemas.SearchQuery).get("q", "")[:100]
         editor = has(request.actor.role, Perm.KB_EDIT)
         limit = self.desk.settings.kb.results
 
@@ -530,7 +539,7 @@ class PeopleWeb(WebBase):
     @app.route("/kb/search.json", methods=["GET"])
     @guard(Perm.KB_READ)
     async def kb_search_json(self, request: Any) -> bytes:
-        q = arg(request, "q").strip()[:100]
+        q = schemas.query(request, schemas.SearchQuery).get("q", "")[:100]
         limit = self.desk.settings.kb.results
         today = self.today()
         hits = await self.desk.db.run_session(lambda s: kb_search(s, q, limit=limit, today=today))
@@ -564,7 +573,7 @@ class PeopleWeb(WebBase):
     @app.route("/kb", methods=["POST"])
     @guard(Perm.KB_EDIT)
     async def kb_create(self, request: Any) -> bytes:
-        actor, f = request.actor, args_dict(request)
+        actor, f = request.actor, schemas.form(request, schemas.KbForm)
         aid = await self.desk.db.run_session(lambda s: kb.create_article(
             s, actor, f.get("title", ""), f.get("body", ""), f.get("category", ""), f.get("valid_from"),
             f.get("valid_until"), publish=f.get("publish") == "1").id)
@@ -573,7 +582,7 @@ class PeopleWeb(WebBase):
     @app.route("/kb/<int:article_id>", methods=["POST"])
     @guard(Perm.KB_EDIT)
     async def kb_update(self, request: Any, article_id: int) -> bytes:
-        actor, f = request.actor, args_dict(request)
+        actor, f = request.actor, schemas.form(request, schemas.KbForm)
         version = int(f["version"]) if f.get("version", "").isdigit() else None
         changes = {k: f[k] for k in ("title", "body", "category", "valid_from", "valid_until") if k in f}
         await self.desk.db.run_session(lambda s: kb.update_article(s, actor, article_id, version,
@@ -583,7 +592,7 @@ class PeopleWeb(WebBase):
     @app.route("/kb/<int:article_id>/status", methods=["POST"])
     @guard(Perm.KB_EDIT)
     async def kb_status(self, request: Any, article_id: int) -> bytes:
-        actor, status = request.actor, arg(request, "status")
+        actor, status = request.actor, schemas.form(request, schemas.KbStatusForm)["status"]
         await self.desk.db.run_session(lambda s: kb.set_status(s, actor, article_id, status))
         return redirect(request, f"/app/kb/{article_id}")
 
@@ -598,7 +607,9 @@ class PeopleWeb(WebBase):
     @app.route("/admin/users", methods=["POST"])
     @guard(Perm.USERS)
     async def users_create(self, request: Any) -> bytes:
-        f = args_dict(request)
+        wo = self.desk.settings.workorders
+        f = schemas.form(request, schemas.UserForm, agents={a.id for a in self.desk.config.agents},
+                         departments=wo.department_codes())
         await self.desk.db.run_session(lambda s: auth.create_user(
             s, f.get("username", ""), f.get("role", ""), f.get("password") or None, f.get("display_name", ""),
             f.get("agent_id") or None, f.get("department") or None))
@@ -607,7 +618,8 @@ class PeopleWeb(WebBase):
     @app.route("/admin/users/<string:username>/password", methods=["POST"])
     @guard(Perm.USERS)
     async def users_password(self, request: Any, username: str) -> bytes:
-        password = arg(request, "password")
+        username = schemas.path_value(username, 64)
+        password = schemas.form(request, schemas.PasswordForm).get("password", "")
         await self.desk.db.run_session(lambda s: auth.set_password(s, username, password))
         return redirect(request, "/app/admin/users")
 
@@ -616,7 +628,7 @@ class PeopleWeb(WebBase):
     async def users_active(self, request: Any, username: str) -> bytes:
         if username == request.actor.username:
             raise HttpError(409, "cannot_deactivate_self")
-        active = arg(request, "active") == "1"
+        active = schemas.form(request, schemas.ActiveForm).get("active") == "1"
         await self.desk.db.run_session(lambda s: auth.set_active(s, username, active))
         return redirect(request, "/app/admin/users")
 

@@ -7,6 +7,8 @@ in the agents' work list like a voicemail.
 
 from __future__ import annotations
 
+import logging
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,12 @@ from werkzeug.formparser import parse_form_data
 from callcenter.auth.roles import Perm
 from callcenter.auth.services import Actor
 from callcenter.desk import attachments as att
+from callcenter.desk import schemas
 from callcenter.desk.base import WebBase
 from callcenter.desk.http import PUBLIC, HttpError, anon_csrf, arg, check_anon_csrf, client_address, guard
+from callcenter.intake import quota
+
+log = logging.getLogger(__name__)
 
 PUBLIC_ACTOR = Actor(0, "public", "public", "网络来件")
 FIELDS = ("caller_name", "contact", "district", "address", "title", "content")
@@ -46,7 +52,6 @@ def _uploads(request: Any, limit: int) -> list[att.Upload]:
 
 class PublicWeb(WebBase):
     app = Klein()
-
     @app.handle_errors(NotFound, MethodNotAllowed)
     def routing_error_handler(self, request: Any, failure: Any) -> bytes:
         return self.routing_error(request, failure)
@@ -67,9 +72,13 @@ class PublicWeb(WebBase):
         t = self.context(request)["_"]
         settings = self.desk.settings.workorders
         problem = ""
-        if not values["content"]:
+        try:  # strict text of the right length, a district of the city
+            values.update(schemas.form(request, schemas.PublicForm, districts=settings.districts))
+        except HttpError as exc:
+            problem = t.refusal(exc)
+        if not problem and not values["content"]:
             problem = t("submit.need_content")
-        elif not values["contact"]:
+        elif not problem and not values["contact"]:
             problem = t("submit.need_contact")
         checked: list[Any] = []
         if not problem:
@@ -81,14 +90,26 @@ class PublicWeb(WebBase):
             return self.render(request, "submit.html", 422, anon_csrf=anon_csrf(request), values=values,
                                message=problem, limits=settings)
         directory = Path(self.desk.config.data_path) / "attachments"
-        fields = {**values, "caller_number": values["contact"] if values["contact"].isdigit() else ""}
+        fields = {**values, "caller_number": values["contact"] if values["contact"].isascii() and
+                  values["contact"].isdigit() else ""}
+        address, day = client_address(request), datetime.now(self.zone).date().isoformat()
+        files, size = len(checked), sum(len(upload.data) for upload, _ctype in checked)
 
         def work(session: Any) -> str:
+            # Bounded storage for strangers: checked before anything is written (same transaction).
+            quota.check(session, settings_uploads, day, address, files, size)
             order = self.desk.orders.create(session, PUBLIC_ACTOR, "online", fields)
             for upload, ctype in checked:
                 self.desk.orders.add_attachment(session, PUBLIC_ACTOR, order, att.store(directory, upload, ctype))
+            quota.record(session, day, address, order.id, files, size)
             return order.number
 
-        number = await self.desk.db.run_session(work)
+        settings_uploads = self.desk.settings.public_uploads
+        try:
+            number = await self.desk.db.run_session(work)
+        except quota.UploadsRefused as exc:
+            log.info("public submission from %s refused: %s", address, exc.msg_id)
+            return self.render(request, "submit.html", exc.code, anon_csrf=anon_csrf(request), values=values,
+                               message=t.refusal(exc), limits=settings)
         self.desk.hub.to_perm(Perm.DESK, "worklist", {"new": number})
         return self.render(request, "submit_done.html", 201, number=number)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from typing import TYPE_CHECKING, Any
 
 from klein import Klein
@@ -79,7 +80,11 @@ class IvrApi:
         try:
             body = json.loads(request.content.read() or b"{}")
             now = body.get("now")
+            # a number of seconds, not a bool, NaN or infinity
+            if now is not None and (isinstance(now, bool) or not isinstance(now, (int, float))
+                                    or not math.isfinite(now) or not 0 <= now < 2**33):
+                raise ValueError(now)
             self.plugin.clock.set_now(None if now is None else float(now))
-        except (ValueError, TypeError, AttributeError):
+        except (ValueError, TypeError, AttributeError, RecursionError):
             return json_response(request, {"error": 'body must be {"now": <epoch seconds> | null}'}, 400)
         return json_response(request, {"now": self.plugin.clock.now(), "offset_s": self.plugin.clock.offset_s})

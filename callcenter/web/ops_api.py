@@ -83,6 +83,8 @@ class OpsApi:
         except ValueError as exc:
             return json_response(request, {"error": str(exc)}, 400)
         queue = arg("queue")
+        if queue is not None and queue not in {q.name for q in config.queues}:  # only configured queues
+            return json_response(request, {"error": "unknown queue", "queues": [q.name for q in config.queues]}, 400)
 
         def work(session: Any) -> dict[str, Any]:
             return compute(stay_facts(session, since, until, queue), config.kpi.threshold_s,

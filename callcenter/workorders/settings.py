@@ -198,6 +198,21 @@ class KbSettings(_Model):
     results: int = 20
 
 
+class PublicUploadLimits(_Model):
+    """Storage strangers may fill through the public form, checked before anything is written.
+
+    ``unreviewed_bytes``: all attachments of public submissions no agent has taken yet; ``per_day_bytes``
+    and ``per_day_files``: all public attachments of one local day; ``per_address_day_*``: the same for
+    one client address. 0 turns a bound off.
+    """
+
+    unreviewed_bytes: int = Field(default=500 * 1024 * 1024, ge=0)
+    per_day_bytes: int = Field(default=1024 * 1024 * 1024, ge=0)
+    per_day_files: int = Field(default=2000, ge=0)
+    per_address_day_bytes: int = Field(default=50 * 1024 * 1024, ge=0)
+    per_address_day_files: int = Field(default=30, ge=0)
+
+
 class DeskSettings(_Model):
     """The people-facing web: sessions, throttling, languages, users created at start."""
 
@@ -219,6 +234,21 @@ class DeskSettings(_Model):
     # The session cookie's Secure flag; unset: on when the request came over HTTPS (directly, or
     # X-Forwarded-Proto from a web.trusted_proxies address).
     cookie_secure: bool | None = None
+    # Pause reasons an agent may pick on the desk (each a catalogue entry ``pause.<reason>`` when shown);
+    # nothing else is sent to Asterisk. Short codes: letters, digits, "-" and "_".
+    pause_reasons: tuple[str, ...] = ("break", "meal", "training", "meeting", "toilet")
+    # Public submissions (no sign-in): bounds on the attachments they may store.
+    public_uploads: PublicUploadLimits = PublicUploadLimits()
     users: tuple[BootstrapUser, ...] = ()
     workorders: WorkOrderSettings = WorkOrderSettings()
     kb: KbSettings = KbSettings()
+
+    @field_validator("pause_reasons")
+    @classmethod
+    def _reasons_ok(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        import re
+
+        bad = [r for r in v if not re.fullmatch(r"[A-Za-z0-9_-]{1,32}", r) or r == "wrap-up"]
+        if bad:
+            raise ValueError(f"pause_reasons must be 1-32 letters, digits, '-' or '_' (not wrap-up): {bad}")
+        return v

@@ -1,0 +1,1 @@
+"""What strangers may send in: the words of input refusals, and the storage quota of public uploads."""
