@@ -82,6 +82,8 @@ class Call(Base):
     ivr_path: Mapped[list] = mapped_column(JSON, default=list)
     tags: Mapped[dict] = mapped_column(JSON, default=dict)
     transferred_to: Mapped[str | None] = mapped_column(String(64))
+    direction: Mapped[str] = mapped_column(String(16), default="inbound", server_default="inbound")
+    order_number: Mapped[str | None] = mapped_column(String(40))
 
 
 class QueueEntry(Base):
