@@ -200,7 +200,7 @@ class CallControl:
             legs = await self._legs(agent, TALKING, ON_HOLD, CONSULTING, CONFERENCE, DIALLING)
             await self.ami.hangup(legs.agent.channel)
             if legs.state in (ON_HOLD, CONSULTING) and legs.caller is not None:
-                await self.ami.hangup(legs.caller.channel)  # nobody would take the waiting caller back
+                await self.ami.hangup(legs.caller.channel, missing_ok=True)  # nobody would take the waiting caller back
             return legs.linkedid, {}
 
         return await self._run(actor, agent, "hangup", "", body)
@@ -247,7 +247,7 @@ class CallControl:
             else:
                 # the caller is on hold: send it on, then let the agent's leg go
                 await self.ami.redirect_to(legs.caller.channel, dest)
-                await self.ami.hangup(legs.agent.channel)
+                await self.ami.hangup(legs.agent.channel, missing_ok=True)
             return legs.linkedid, {"to": label}
 
         return await self._run(actor, agent, action, str(target)[:80], body)
@@ -261,7 +261,7 @@ class CallControl:
             if target is None or legs.caller is None:
                 raise CallRefusal(409, "call_target_not_answered", linkedid=legs.linkedid)
             await self.ami.bridge(legs.caller.channel, target.channel)
-            await self.ami.hangup(legs.agent.channel)
+            await self.ami.hangup(legs.agent.channel, missing_ok=True)  # may have ended with its Dial already
             return legs.linkedid, {}
 
         return await self._run(actor, agent, "transfer-complete", "", body)

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from callcenter.asterisk.ami.client import AmiClient
+from callcenter.asterisk.ami.client import AmiClient, AmiError
 
 # What may reach the dialplan: exten-safe destinations and agent ids.
 _DEST = re.compile(r"^(a[0-9]{1,10}|q[A-Za-z0-9_-]{1,64}|d\+?[0-9]{1,20})$")
@@ -104,8 +104,13 @@ class AmiCallControl:
                 return str(m.get("Status") or "")
         return ""
 
-    async def hangup(self, channel: str) -> None:
-        await self.client.action({"Action": "Hangup", "Channel": channel, "Cause": "16"})
+    async def hangup(self, channel: str, missing_ok: bool = False) -> None:
+        """Hang a channel up; ``missing_ok``: a channel already gone is fine (a leg that ends by itself)."""
+        try:
+            await self.client.action({"Action": "Hangup", "Channel": channel, "Cause": "16"})
+        except AmiError as exc:
+            if not (missing_ok and "no such channel" in str(exc).lower()):
+                raise
 
     async def hold(self, caller: str, agent: str) -> None:
         await self.client.action({"Action": "Redirect", "Channel": caller, "Context": "cc-ctl-hold", "Exten": "s",
