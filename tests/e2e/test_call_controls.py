@@ -301,3 +301,25 @@ def test_refusals_name_the_reason(idle: Stack) -> None:
     assert proc.returncode != 0 and "not a phone number" in proc.stderr, proc.stderr
     refused = [r for r in actions(s) if r[4] == "refused"]
     assert len(refused) >= 12
+
+
+def test_admins_edit_the_address_book_and_agents_see_it(idle: Stack) -> None:
+    import re
+
+    s = idle
+    admin = _web(s, "admin1")
+    code, _h, page = admin.request("GET", "/phone/admin/book")
+    assert code == 200 and "部门与专家通讯录" in page.decode()
+    csrf = re.search(rb'name="_csrf" value="([^"]+)"', page).group(1).decode()  # type: ignore[union-attr]
+    code, _h, page = admin.request("POST", "/phone/admin/book", form={
+        "_csrf": csrf, "entries": "fund | 公积金中心 | 87650002 | fund | 08:30-17:30\nbad key | x | 12;3"})
+    assert code == 422 and "通讯录第 2 条" in page.decode(), page[:300]
+    code, headers, _ = admin.request("POST", "/phone/admin/book", form={
+        "_csrf": csrf, "entries": "fund | 公积金中心 | 87650002 | fund | 08:30-17:30"})
+    assert code == 303 and headers["location"] == "/phone/admin/book?saved=1"
+    agent = _web(s, "agent1002")
+    code, book = agent.json("GET", "/phone/book")
+    assert code == 200 and book == [{"key": "fund", "name": "公积金中心", "number": "87650002",
+                                     "department": "fund", "hours": "08:30-17:30"}]
+    assert agent.request("GET", "/phone/admin/book")[0] == 403  # agents may not edit it
+    (s.config.data_path / "address_book.yaml").unlink()
