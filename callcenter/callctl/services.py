@@ -21,6 +21,7 @@ from callcenter.callctl import numbers
 from callcenter.callctl.addressbook import AddressBook
 from callcenter.callctl.numbers import CallRefusal
 from callcenter.dialer.service import Dialer, OutboundRequest
+from callcenter.errors import Term
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,8 @@ class CallControl:
         if legs is None:
             raise CallRefusal(409, "call_no_current_call")
         if states and legs.state not in states:
-            raise CallRefusal(409, "call_wrong_state", state=legs.state, linkedid=legs.linkedid)
+            raise CallRefusal(409, "call_wrong_state", state=Term("callctl.state", legs.state),
+                                  linkedid=legs.linkedid)
         return legs
 
     def destination(self, target: str) -> tuple[str, str]:
@@ -211,7 +213,8 @@ class CallControl:
         async def body() -> tuple[str | None, dict[str, Any]]:
             legs = await self._legs(agent, TALKING)
             if legs.caller is None or not legs.caller.bridge_id:
-                raise CallRefusal(409, "call_wrong_state", state=legs.state, linkedid=legs.linkedid)
+                raise CallRefusal(409, "call_wrong_state", state=Term("callctl.state", legs.state),
+                                  linkedid=legs.linkedid)
             await self.ami.hold(legs.caller.channel, legs.agent.channel)
             return legs.linkedid, {}
 
@@ -239,7 +242,8 @@ class CallControl:
                 raise CallRefusal(409, "call_transfer_to_self")
             legs = await self._legs(agent, TALKING, ON_HOLD)
             if legs.caller is None:
-                raise CallRefusal(409, "call_wrong_state", state=legs.state, linkedid=legs.linkedid)
+                raise CallRefusal(409, "call_wrong_state", state=Term("callctl.state", legs.state),
+                                  linkedid=legs.linkedid)
             if attended:
                 await self.ami.consult(legs.caller.channel, legs.agent.channel, dest)
             elif legs.state == TALKING and legs.caller.bridge_id == legs.agent.bridge_id:
@@ -274,7 +278,8 @@ class CallControl:
             dest, label = self.destination(target)
             legs = await self._legs(agent, TALKING, ON_HOLD)
             if legs.caller is None:
-                raise CallRefusal(409, "call_wrong_state", state=legs.state, linkedid=legs.linkedid)
+                raise CallRefusal(409, "call_wrong_state", state=Term("callctl.state", legs.state),
+                                  linkedid=legs.linkedid)
             room = "3" + re.sub(r"[^0-9]", "", legs.linkedid)[-30:]
             await self.ami.conference(legs.caller.channel, legs.agent.channel, room, dest,
                                       self.dialer.hotline_number)

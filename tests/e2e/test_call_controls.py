@@ -42,13 +42,27 @@ def department(s: Stack, talk_ms: int = 60000, calls: int = 1) -> subprocess.Pop
     text = scenario.read_text()
     ack = '<recv request="ACK" rtd="true" crlf="true"/>'
     scenario.write_text(text.replace(ack, ack + f'\n  <nop><action><exec rtp_stream="{s.audio},-1,0"/></action></nop>'))
-    return subprocess.Popen(
+    proc = subprocess.Popen(
         [sipp_binary(), "-sf", str(scenario), "-i", "127.0.0.2", "-p", str(carrier_port(s.ports)),
          "-mp", str(next_media_port()), "-m", str(calls), "-nostdin", "-timeout", "120s",
          "-trace_err", "-error_file", str(s.workdir / "carrier-dept.errors.log"), "-trace_msg",
          "-message_file", str(s.workdir / "carrier-dept.messages.log")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    wait_for(lambda: _bound("127.0.0.2", carrier_port(s.ports)), 10, 0.05, "the carrier SIPp listening")
+    return proc
+
+
+def _bound(host: str, port: int) -> bool:
+    """Whether something listens on this UDP address (our bind fails); a call sent earlier would be refused."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def stop(proc: subprocess.Popen[str] | None) -> None:
@@ -323,3 +337,27 @@ def test_admins_edit_the_address_book_and_agents_see_it(idle: Stack) -> None:
                                      "department": "fund", "hours": "08:30-17:30"}]
     assert agent.request("GET", "/phone/admin/book")[0] == 403  # agents may not edit it
     (s.config.data_path / "address_book.yaml").unlink()
+
+
+def test_the_desk_shows_the_phone_and_holds_from_the_page(talking: tuple[Stack, Any]) -> None:
+    """Chromium: the phone bar shows 通话中 with a timer, 保持 puts the caller on music, the state is pushed."""
+    from tests.harness.web import browser_login, chromium
+
+    s, _caller = talking
+    ensure_users(s)
+    with chromium() as browser:
+        page = browser_login(browser, s, "agent1001")
+        page.goto(f"http://127.0.0.1:{s.ports.web}/app/desk")
+        page.wait_for_function("document.getElementById('phone-state').dataset.state === 'talking'")
+        assert page.inner_text("#phone-state") == "通话中"
+        page.wait_for_function("/^\\d\\d:\\d\\d$/.test(document.getElementById('phone-timer').textContent)")
+        page.click("#phone-bar button[data-op=hold]")
+        # pushed over the desk's SSE channel (the page does not poll)
+        page.wait_for_function("document.getElementById('phone-state').dataset.state === 'on_hold'")
+        assert page.inner_text("#phone-state") == "保持中"
+        wait_for(lambda: (c := chan(s, "PJSIP/carrier-")) and c["Application"] == "MusicOnHold", 10,
+                 what="the caller on music on hold")
+        page.click("#phone-bar button[data-op=hold]")  # again: refused, the reason shown in Chinese
+        page.wait_for_function("document.getElementById('phone-message').textContent.includes('保持中')")
+        page.click("#phone-bar button[data-op=resume]")
+        page.wait_for_function("document.getElementById('phone-state').dataset.state === 'talking'")
