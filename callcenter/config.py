@@ -277,6 +277,20 @@ class AsteriskConfig(_Model):
     queue_log_lag_s: float = 60.0
 
 
+class CallControlConfig(_Model):
+    """Call control and click-to-call (callcenter.callctl, callcenter.dialer)."""
+
+    # departments' and experts' numbers (YAML; relative to data_dir unless absolute)
+    address_book: str = "address_book.yaml"
+    # the caller id of outbound calls and of calls to departments (the hotline's number)
+    hotline_number: str = "12345"
+    # click-to-call pacing: outbound calls in progress at once (all agents), seconds between two originations
+    max_outbound: int = Field(default=20, ge=1, le=500)
+    outbound_interval_s: float = Field(default=0.0, ge=0.0, le=60.0)
+    # transfers and three-way calls to numbers not in the address book
+    allow_free_numbers: bool = True
+
+
 class Config(_Model):
     # This daemon's node (one per Asterisk): Asterisk's systemname, so uniqueids and linkedids are
     # unique across nodes, and the namespace of its live state in Redis.
@@ -312,6 +326,7 @@ class Config(_Model):
     secrets_file: str | None = None
     # Agent desktop, work orders, knowledge base, online submissions (callcenter.desk).
     desk: DeskSettings = DeskSettings()
+    callctl: CallControlConfig = CallControlConfig()
 
     @property
     def data_path(self) -> Path:

@@ -332,3 +332,26 @@ class CallTransferredOut:
     linkedid: str
     destination: str
     reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundCallStarted:
+    """Click-to-call: the agent's phone answered and the citizen is being dialled (a call record of its own,
+    direction outbound; never queued, so never in the 15-second rate)."""
+
+    ts: float
+    linkedid: str
+    agent: str
+    number: str
+    hotline: str
+    order: str = ""
+    ref: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundCallEnded:
+    """Click-to-call: the citizen's leg is over; ``dial_status`` is Dial()'s DIALSTATUS (ANSWER, BUSY, ...)."""
+
+    ts: float
+    linkedid: str
+    dial_status: str

@@ -88,6 +88,8 @@ class CallRecorder:
             ev.CallTagged: self._on_tags,
             ev.VoicemailLeft: self._on_voicemail,
             ev.CallTransferredOut: self._on_transfer_out,
+            ev.OutboundCallStarted: self._on_outbound,
+            ev.OutboundCallEnded: self._on_outbound_end,
         }
 
     def apply(self, event: Any) -> None:
@@ -221,7 +223,10 @@ class CallRecorder:
 
     @staticmethod
     def disposition(call: r.CallRecord) -> str:
-        """answered | transferred | voicemail | transferred-out | <last queue outcome> | ivr-only."""
+        """answered | transferred | voicemail | transferred-out | <last queue outcome> | ivr-only;
+        outbound calls: outbound-<dial status> (outbound-answer, outbound-busy, ...)."""
+        if call.direction == "outbound":
+            return call.disposition
         if call.answered_at is not None:
             last_connected = [e for e in call.entries if e.connected][-1]
             return r.TRANSFERRED if last_connected.outcome == r.TRANSFERRED else r.ANSWERED
@@ -230,6 +235,29 @@ class CallRecorder:
         if call.entries:
             return call.entries[-1].outcome
         return "ivr-only"
+
+    # ---- click-to-call ----------------------------------------------------------------------------
+    def _on_outbound(self, e: ev.OutboundCallStarted) -> None:
+        """An outbound call is a call record like any other, with no queue entry (so outside the KPI)."""
+        call = self._call(e.linkedid)
+        if call is None:
+            call = r.CallRecord(linkedid=e.linkedid, started_at=e.ts)
+            self.calls[e.linkedid] = call
+        call.direction = "outbound"
+        call.caller_number = e.number
+        call.did = e.hotline
+        call.hotline = self.hotlines.get(e.hotline)
+        call.answered_by = e.agent or None
+        call.order_number = e.order or None
+        call.disposition = "outbound-dialling"
+        self.sink(call)
+
+    def _on_outbound_end(self, e: ev.OutboundCallEnded) -> None:
+        call = self._call(e.linkedid)
+        if call is None or call.direction != "outbound":
+            return
+        call.disposition = f"outbound-{e.dial_status.lower() or 'unknown'}"
+        self.sink(call)
 
     # ---- queue entries ----------------------------------------------------------------------------
     def _on_join(self, e: ev.CallerJoinedQueue) -> None:

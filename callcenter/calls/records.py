@@ -90,6 +90,9 @@ class CallRecord:
     ivr_path: list[dict[str, object]] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     transferred_to: str | None = None
+    # inbound (a citizen called) or outbound (click-to-call); outbound calls carry the order they were for
+    direction: str = "inbound"
+    order_number: str | None = None
     entries: list[QueueEntryRecord] = field(default_factory=list)
     # Started from a queue event, not seen arriving (the daemon restarted mid-call): its row may
     # already hold what this record does not know (flow, IVR path, DID...), which must be kept.

@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("callcenter.cli.user", "Users: agents, team leaders, inspectors, departments..."),
     "order": ("callcenter.cli.order", "Work orders (工单)."),
     "kb": ("callcenter.cli.kb", "Knowledge base (知识库)."),
+    "call": ("callcenter.cli.call", "Call controls: hang up, hold, transfer, three-way, click-to-call, listen-in."),
     "staffing": ("callcenter.cli.staffing", "Staffing to the 15-second target: forecast, agents needed."),
 }
 

@@ -1,6 +1,7 @@
 """Import every module that declares tables, so the metadata (and Alembic) sees them all."""
 
 from callcenter.auth import models as auth_models  # noqa: F401
+from callcenter.callctl import models as callctl_models  # noqa: F401
 from callcenter.intake import models as intake_models  # noqa: F401
 from callcenter.kb import models as kb_models  # noqa: F401
 from callcenter.store import models  # noqa: F401

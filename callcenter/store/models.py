@@ -83,6 +83,8 @@ class Call(Base):
     ivr_path: Mapped[list] = mapped_column(JSON, default=list)
     tags: Mapped[dict] = mapped_column(JSON, default=dict)
     transferred_to: Mapped[str | None] = mapped_column(String(80))
+    direction: Mapped[str] = mapped_column(String(16), default="inbound", server_default="inbound")
+    order_number: Mapped[str | None] = mapped_column(String(40))
 
     # the screen-pop's caller history: a caller's latest calls without sorting all of them
     __table_args__ = (Index("calls__idx__caller_number_started_at", "caller_number", "started_at"),)

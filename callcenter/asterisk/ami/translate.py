@@ -188,10 +188,23 @@ def _recording(m: Frame) -> ev.RecordingStarted:
     return ev.RecordingStarted(_ts(m), _s(m, "Uniqueid"), _s(m, "Linkedid"), _s(m, "File"))
 
 
+def _outbound(m: Frame) -> ev.OutboundCallStarted:
+    return ev.OutboundCallStarted(_ts(m), _s(m, "Linkedid"), _s(m, "Agent")[:64], _s(m, "Number")[:64],
+                                  _s(m, "Hotline")[:64], _s(m, "Order")[:40], _s(m, "Ref")[:40])
+
+
+def _control(m: Frame) -> ev.OutboundCallEnded | None:
+    if _s(m, "Step") == "outbound-end":
+        return ev.OutboundCallEnded(_ts(m), _s(m, "Linkedid"), _s(m, "Dest")[:32].upper())
+    return None
+
+
 # UserEvents our dialplan raises (asterisk_conf/extensions.conf).
 USER_EVENTS: dict[str, Callable[[Frame], Any]] = {
     "callcenterqueueresult": _queue_result,
     "callcenterrecording": _recording,
+    "callcenteroutbound": _outbound,
+    "callcentercontrol": _control,
 }
 
 
