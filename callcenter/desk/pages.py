@@ -12,6 +12,7 @@ import os
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from time import time as time_now
 from urllib.parse import quote
 
 from klein import Klein
@@ -53,6 +54,9 @@ from callcenter.workorders.services import DUE_FILTERS, EDITABLE, EDITABLE_STATE
 log = logging.getLogger(__name__)
 
 ORDER_FIELDS = tuple(EDITABLE)
+# What a draft keeps of the desk's form: the order's fields and the choices made at save.
+DRAFT_FORM_FIELDS = frozenset({*EDITABLE, "request_type", "handling", "answer", "department", "note",
+                               "assist_departments"})
 # Stylesheet and script: public (the sign-in page needs them), no data in them.
 ROUTE_RULES["PeopleWeb.static"] = ROUTE_RULES["PeopleWeb.static_branch"] = RouteRule(PUBLIC, PUBLIC)
 
@@ -164,7 +168,9 @@ class PeopleWeb(WebBase):
         if self.desk.screenpop is not None and actor.agent_id:
             current = self.desk.screenpop.current.get(actor.agent_id)
         boot = {"agent": self.desk.agent_view(actor.agent_id), "current": current, "csrf": actor.csrf_token,
-                "pause_reasons": [r for r in acd.PAUSE_REASONS if r != acd.WRAP_UP]}
+                "pause_reasons": [r for r in acd.PAUSE_REASONS if r != acd.WRAP_UP],
+                "acw": self.desk.acw.view(actor.agent_id) if self.desk.acw is not None else {"active": False},
+                "acw_extend_s": self.desk.settings.after_call_work.extend_seconds}
         worklist = await self.desk.db.run_session(self._worklist)
         t = Translator(self.lang(request))
         # Codes the page shows from pushes (pause reasons, call outcomes), in the reader's language.
@@ -195,6 +201,8 @@ class PeopleWeb(WebBase):
         stream.send("agent", self.desk.agent_view(actor.agent_id))
         if self.desk.screenpop is not None and actor.agent_id in self.desk.screenpop.current:
             stream.send("pop", self.desk.screenpop.current[actor.agent_id])
+        if self.desk.acw is not None and actor.agent_id:
+            stream.send("acw", self.desk.acw.view(actor.agent_id))
         return defer.Deferred()  # never fires: the stream ends when the browser leaves
 
     @app.route("/desk/state", methods=["POST"])
@@ -601,3 +609,91 @@ class PeopleWeb(WebBase):
         users = await self.desk.db.run_session(auth.list_users)
         return self.render(request, "admin_users.html", users=users, roles=[r.value for r in Role], token=token,
                            message=username)
+
+    # ---- after-call work and order drafts (one draft per call; saved exactly once) ------------------------
+    @app.route("/desk/acw", methods=["GET"])
+    @guard(Perm.DESK)
+    async def acw_view(self, request: Any) -> bytes:
+        acw = self.desk.acw
+        return send_json(request, acw.view(request.actor.agent_id) if acw else {"active": False})
+
+    @app.route("/desk/acw/extend", methods=["POST"])
+    @guard(Perm.DESK)
+    async def acw_extend(self, request: Any) -> bytes:
+        """Extend the agent's after-call work once (refused when not in it or extended already)."""
+        actor = request.actor
+        if not actor.agent_id or self.desk.acw is None:
+            raise HttpError(400, "not_an_agent_user")
+        acw = self.desk.acw.extend(actor.agent_id)
+        log.info("agent %s: after-call work extended from the desk by %s", actor.agent_id, actor.username)
+        return send_json(request, acw.view(time_now()))
+
+    @app.route("/drafts.json", methods=["GET"])
+    @guard(Perm.ORDER_CREATE)
+    async def drafts_list(self, request: Any) -> bytes:
+        from callcenter.workorders import drafts
+
+        actor = request.actor
+        rows = await self.desk.db.run_session(lambda s: [drafts.view(d) for d in drafts.open_drafts(s, actor)])
+        return send_json(request, rows)
+
+    @app.route("/drafts/<string:token>", methods=["GET"])
+    @guard(Perm.ORDER_CREATE)
+    async def draft_get(self, request: Any, token: str) -> bytes:
+        from callcenter.workorders import drafts
+
+        actor = request.actor
+        return send_json(request, await self.desk.db.run_session(lambda s: drafts.view(drafts.get(s, actor, token))))
+
+    @app.route("/drafts/<string:token>", methods=["POST"])
+    @guard(Perm.ORDER_CREATE)
+    async def draft_put(self, request: Any, token: str) -> bytes:
+        """Open or update the draft of a call: ``linkedid``, ``caller_number`` and the form's fields."""
+        from callcenter.workorders import drafts
+
+        actor = request.actor
+        form = args_dict(request)
+        form.pop("_csrf", None)
+        linkedid, caller = form.pop("linkedid", ""), form.pop("caller_number_of_call", "")
+        fields = {k: v for k, v in form.items() if k in DRAFT_FORM_FIELDS}
+        view = await self.desk.db.run_session(
+            lambda s: drafts.view(drafts.put(s, actor, token, linkedid, caller, fields)))
+        return send_json(request, view)
+
+    @app.route("/drafts/<string:token>/discard", methods=["POST"])
+    @guard(Perm.ORDER_CREATE)
+    async def draft_discard(self, request: Any, token: str) -> bytes:
+        from callcenter.workorders import drafts
+
+        actor = request.actor
+        await self.desk.db.run_session(lambda s: drafts.discard(s, actor, token))
+        return send_json(request, {"token": token, "status": "discarded"})
+
+    @app.route("/drafts/<string:token>/order", methods=["POST"])
+    @guard(Perm.ORDER_CREATE)
+    async def draft_save(self, request: Any, token: str) -> bytes:
+        """Save a draft as an order, once: a second save of the same token returns the first order (200,
+        ``existing``) and never creates another. The call is the draft's, whatever the form says."""
+        from callcenter.workorders import drafts
+
+        actor = request.actor
+        form = args_dict(request)
+        fields = {k: form[k] for k in ORDER_FIELDS if k in form}
+        register = form.get("register", "1") == "1" and bool(fields.get("category")) and bool(fields.get("content"))
+
+        def work(session: Any) -> tuple[str, bool]:
+            draft = drafts.claim(session, actor, token)
+            if draft is None:
+                return drafts.get(session, actor, token).order_number or "", True
+            draft.fields = {k: v for k, v in form.items() if k in DRAFT_FORM_FIELDS}
+            linkedid = draft.linkedid or None
+            order = self.desk.orders.create(session, actor, "call" if linkedid else form.get("source", "call"),
+                                            fields, linkedid=linkedid, register=register)
+            drafts.saved(draft, order.number)
+            return order.number, False
+
+        number, existing = await self.desk.db.run_session(work)
+        if existing:
+            log.info("draft %s saved again by %s: order %s already made", token[:8], actor.username, number)
+        return send_json(request, {"number": number, "url": f"/app/orders/{quote(number)}", "existing": existing,
+                                   "token": token}, 200 if existing else 201)

@@ -41,6 +41,7 @@ class Desk:
         self.daemon: Daemon | None = None
         self.db: Database = None  # type: ignore[assignment]  # set in start()
         self.screenpop: ScreenPop | None = None
+        self.acw: Any = None  # AfterCallWork, set in start()
         self.started_at = time.time()
 
     # ---- plugin protocol ----------------------------------------------------------------------------
@@ -63,6 +64,7 @@ class Desk:
         self.screenpop = ScreenPop(self.hub, self._find_call, self._history)
         daemon.bus.subscribe("screenpop", self.screenpop.apply)
         daemon.bus.subscribe("desk-voicemail", self._on_event)
+        self._start_after_call_work(daemon)
         daemon.live.subscribe(self._on_live)
         self.hub.start()
         daemon.mount("app", PeopleWeb(self).app.resource())
@@ -127,6 +129,21 @@ class Desk:
     def _on_live(self, kind: str, payload: dict[str, Any]) -> None:
         if kind == "agent":
             self.hub.to_agent(payload["agent"], "agent", payload)
+        if self.acw is not None:
+            self.acw.on_live(kind, payload)
+
+    def _start_after_call_work(self, daemon: Daemon) -> None:
+        from callcenter.acw.service import AfterCallWork
+
+        def execute(command: Any) -> Any:
+            if daemon.telephony is None:
+                raise RuntimeError("telephony is down")
+            return daemon.telephony.execute(command)
+
+        acw = self.settings.after_call_work
+        self.acw = AfterCallWork(acw.seconds, acw.extend_seconds, execute,
+                                 lambda agent, payload: self.hub.to_agent(agent, "acw", payload))
+        daemon.bus.subscribe("acw", self.acw.apply)
 
     def agent_view(self, agent_id: str | None) -> dict[str, Any]:
         """The live state of an agent (logged out when unknown)."""

@@ -198,6 +198,14 @@ class KbSettings(_Model):
     results: int = 20
 
 
+class AfterCallWorkSettings(_Model):
+    """After-call work (话后处理): after each queue call the desk pauses the agent with reason
+    ``wrap-up`` for ``seconds`` (0: off), extendable once by ``extend_seconds``, ended by "ready"."""
+
+    seconds: int = Field(30, ge=0, le=3600)
+    extend_seconds: int = Field(60, ge=0, le=3600)
+
+
 class DeskSettings(_Model):
     """The people-facing web: sessions, throttling, languages, users created at start."""
 
@@ -215,3 +223,4 @@ class DeskSettings(_Model):
     users: tuple[BootstrapUser, ...] = ()
     workorders: WorkOrderSettings = WorkOrderSettings()
     kb: KbSettings = KbSettings()
+    after_call_work: AfterCallWorkSettings = AfterCallWorkSettings()

@@ -1,0 +1,44 @@
+"""order drafts: the half-typed order of one call, saved exactly once
+
+Revision ID: 0011
+Revises: 0003
+Create Date: 2026-12-01 03:10:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0011"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "order_drafts",
+        sa.Column("token", sa.String(length=64), nullable=False),
+        sa.Column("owner", sa.String(length=64), nullable=False),
+        sa.Column("linkedid", sa.String(length=64), nullable=False),
+        sa.Column("caller_number", sa.String(length=64), nullable=False),
+        sa.Column("fields", sa.JSON(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("order_number", sa.String(length=32), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("token", name=op.f("order_drafts__pk")),
+    )
+    with op.batch_alter_table("order_drafts", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("order_drafts__idx__owner"), ["owner"], unique=False)
+        batch_op.create_index(batch_op.f("order_drafts__idx__linkedid"), ["linkedid"], unique=False)
+        batch_op.create_index(batch_op.f("order_drafts__idx__status"), ["status"], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("order_drafts", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("order_drafts__idx__status"))
+        batch_op.drop_index(batch_op.f("order_drafts__idx__linkedid"))
+        batch_op.drop_index(batch_op.f("order_drafts__idx__owner"))
+    op.drop_table("order_drafts")
