@@ -11,8 +11,8 @@ import logging
 import os
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
 from time import time as time_now
+from typing import Any
 from urllib.parse import quote
 
 from klein import Klein
@@ -175,7 +175,8 @@ class PeopleWeb(WebBase):
         t = Translator(self.lang(request))
         # Codes the page shows from pushes (pause reasons, call outcomes), in the reader's language.
         labels = {"pause": {r: t(f"pause.{r}") for r in acd.PAUSE_REASONS},
-                  "disposition": {d: t(f"disposition.{d}") for d in DISPOSITIONS}}
+                  "disposition": {d: t(f"disposition.{d}") for d in DISPOSITIONS},
+                  "order_state": {s.value: t(f"state.{s.value}") for s in st.State}}
         return self.render(request, "desk.html", boot=boot, worklist=worklist, urgencies=URGENCIES,
                            pause_reasons=boot["pause_reasons"], labels=labels)
 

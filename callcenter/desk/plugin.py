@@ -92,6 +92,7 @@ class Desk:
 
     def _history(self, payload: dict[str, Any]) -> Any:
         from callcenter.desk.views import order_brief
+        from callcenter.store.models import epoch
 
         number = payload.get("caller_number") or ""
         linkedid = payload.get("linkedid")
@@ -100,7 +101,7 @@ class Desk:
             h = self.orders.caller_history(session, number)
             return {
                 "orders": [order_brief(o) for o in h["orders"]],
-                "calls": [{"linkedid": c.linkedid, "started_at": c.started_at, "hotline": c.hotline,
+                "calls": [{"linkedid": c.linkedid, "started_at": epoch(c.started_at), "hotline": c.hotline,
                            "disposition": c.disposition, "answered_by": c.answered_by}
                           for c in h["calls"] if c.linkedid != linkedid],
             }

@@ -3,5 +3,5 @@
 from callcenter.auth import models as auth_models  # noqa: F401
 from callcenter.kb import models as kb_models  # noqa: F401
 from callcenter.store import models  # noqa: F401
-from callcenter.workorders import models as workorder_models  # noqa: F401
 from callcenter.workorders import drafts as workorder_drafts  # noqa: F401
+from callcenter.workorders import models as workorder_models  # noqa: F401

@@ -1,0 +1,183 @@
+"""The desk's workflow around calls, with real calls (SIPp caller and agent) and a real Chromium.
+
+After-call work: each call ends in a timed ``wrap-up`` pause shown with a countdown, extendable once
+(a second extension refused), ended by "ready" or by its timer; recorded as after-call work apart
+from breaks. Order drafts: a second call during a half-typed order keeps the draft (listed,
+resumable, still the first caller's) and pops a clean form; a double save makes one order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import select
+
+from callcenter.acw.report import pause_time
+from callcenter.store.models import AgentPause, Call, utc
+from callcenter.workorders.drafts import OrderDraft
+from callcenter.workorders.models import WorkOrder, WorkOrderCall
+from tests.harness.checks import wait_call_ended
+from tests.harness.stack import Stack, dump, wait_for
+from tests.harness.web import browser_login, chromium, ensure_users
+
+pytestmark = pytest.mark.e2e
+
+ACW_S, EXTEND_S = 12, 20
+CALLER_A, CALLER_B = "13900000001", "13900000002"
+
+
+@pytest.fixture(scope="module")
+def browser(stack: Stack) -> Iterator[Any]:
+    ensure_users(stack)
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def acw_stack(clean: Stack) -> Iterator[Stack]:
+    """The stack's daemon restarted with after-call work on (the harness runs with it off)."""
+    ensure_users(clean)
+    path = clean.sandbox.config_file
+    original = path.read_text()
+    data = yaml.safe_load(original)
+    data.setdefault("desk", {})["after_call_work"] = {"seconds": ACW_S, "extend_seconds": EXTEND_S}
+    clean.stop_daemon()
+    dump(path, data)
+    clean.start_daemon()
+    try:
+        yield clean
+    finally:
+        clean.stop_daemon()
+        path.write_text(original)
+        clean.start_daemon()
+
+
+def _live_agent(s: Stack, agent: str) -> dict[str, Any]:
+    return s.live()["agents"].get(agent, {"state": "logged_out", "queues": [], "pause_reason": ""})
+
+
+def _fetch(page: Any, method: str, url: str) -> dict[str, Any]:
+    """A request from the page with its session and CSRF token (what a second click would send)."""
+    return page.evaluate("""([method, url]) => {
+        const boot = JSON.parse(document.getElementById('boot').textContent);
+        const body = method === 'POST' ? new URLSearchParams() : undefined;
+        return fetch(url, {method, credentials: 'same-origin', body,
+                           headers: {'X-CSRF-Token': boot.csrf, 'Accept': 'application/json'}})
+          .then(r => r.json().then(j => ({status: r.status, body: j})));
+    }""", [method, url])
+
+
+def test_after_call_work_and_a_draft_no_call_can_overwrite(acw_stack: Stack, browser: Any) -> None:
+    s = acw_stack
+    s.agent_phone("1001", ring_ms=1000, talk_ms=60000)
+    s.wait_agent_reachable("1001")
+    page = browser_login(browser, s, "agent1001")
+    page.wait_for_selector("body[data-stream=open]")
+    page.click("#btn-login")
+    wait_for(lambda: "main" in _live_agent(s, "1001")["queues"], 10, what="agent 1001 in queue main")
+    page.wait_for_function("document.getElementById('agent-state').dataset.state === 'ready'")
+    assert page.is_hidden("#acw")
+
+    # call A: the agent starts an order and is interrupted (the caller hangs up)
+    caller = s.caller(CALLER_A, "张三", did="12345", hold_ms=9000).start()
+    try:
+        page.wait_for_function(f"document.getElementById('pop-number').textContent === '{CALLER_A}'", timeout=40000)
+        linked_a = page.input_value("#f-linkedid")
+        assert linked_a and page.input_value("#f-contact") == CALLER_A
+        page.fill("#f-title", "路灯不亮")
+        page.fill("#f-content", "市民反映小区门口路灯不亮，尚未说完")
+        wait_for(lambda: s.query(lambda db: db.scalar(select(OrderDraft.fields).where(
+            OrderDraft.linkedid == linked_a))) is not None, 10, what="call A's draft on the server")
+    finally:
+        assert caller.wait().ok
+    wait_call_ended(s, CALLER_A)
+
+    # after-call work starts by itself: wrap-up pause, countdown on the desk
+    wait_for(lambda: _live_agent(s, "1001")["pause_reason"] == "wrap-up", 10, what="automatic wrap-up pause")
+    page.wait_for_selector("#acw[data-active=true]")
+    assert page.get_attribute("#acw", "data-linkedid") == linked_a
+    before = int(page.inner_text("#acw-remaining"))
+    assert 0 < before <= ACW_S
+    page.click("#btn-acw-extend")
+    page.wait_for_function(f"parseInt(document.getElementById('acw-remaining').textContent) > {ACW_S}")
+    assert page.is_disabled("#btn-acw-extend")
+    refused = _fetch(page, "POST", "/app/desk/acw/extend")  # extendable once
+    assert refused["status"] == 409 and refused["body"]["error"] == "话后处理只能延长一次", refused
+    page.click("#btn-ready")  # "ready" ends it at once
+    wait_for(lambda: _live_agent(s, "1001")["state"] == "ready", 10, what="agent ready after after-call work")
+    page.wait_for_selector("#acw[data-active=false]", state="attached")
+    assert page.is_hidden("#acw")
+    refused = _fetch(page, "POST", "/app/desk/acw/extend")
+    assert refused["status"] == 409 and refused["body"]["error_id"] == "acw_not_active", refused
+
+    # caller B rang before (an abandoned call an hour ago): the pop lists it with its time
+    earlier = f"e2e-acw-earlier-{int(s.t0 * 1000)}"
+    s.query(lambda db: db.add(Call(linkedid=earlier, started_at=utc(s.t0 - 3600), ended_at=utc(s.t0 - 3590),
+                                   caller_number=CALLER_B, did="12345", hotline="12345", disposition="abandoned")))
+    # call B pops a clean form; call A's half-typed order is listed as its draft, still caller A's
+    caller = s.caller(CALLER_B, "李四", did="12345", hold_ms=12000).start()
+    try:
+        page.wait_for_function(f"document.getElementById('pop-number').textContent === '{CALLER_B}'", timeout=40000)
+        linked_b = page.input_value("#f-linkedid")
+        assert linked_b and linked_b != linked_a
+        assert page.input_value("#f-content") == "" and page.input_value("#f-title") == ""
+        assert page.input_value("#f-caller_number") == CALLER_B
+        draft_a = page.locator(f'#drafts li.draft[data-linkedid="{linked_a}"]')
+        draft_a.wait_for()
+        assert CALLER_A in draft_a.inner_text() and "路灯不亮" in draft_a.inner_text()
+        # the caller's earlier call shows its local time (it showed "Invalid Date")
+        shown = page.locator(f'#pop-calls li[data-linkedid="{earlier}"]').inner_text()
+        assert re.match(r"\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}:\d{2} ", shown) and "Invalid" not in shown, shown
+
+        # order B, saved with a double click: one order
+        page.select_option("#f-category", "housing.fund")
+        page.fill("#f-title", "公积金咨询")
+        page.fill("#f-content", "市民咨询公积金提取材料，已解答。")
+        page.dblclick("#order-save")
+        page.wait_for_selector("#saved-order")
+        number_b = page.inner_text("#saved-order")
+        token_b = page.input_value("#f-draft")
+        again = _fetch(page, "POST", f"/app/drafts/{token_b}/order")  # a retry of the same save
+        assert again["status"] == 200 and again["body"]["number"] == number_b and again["body"]["existing"], again
+    finally:
+        assert caller.wait().ok
+    orders_b = s.query(lambda db: list(db.scalars(select(WorkOrder.number).join(
+        WorkOrderCall, WorkOrderCall.order_id == WorkOrder.id).where(WorkOrderCall.linkedid == linked_b))))
+    assert orders_b == [number_b]
+
+    # after call B, after-call work runs out by itself: the agent is ready again without a click
+    page.wait_for_selector("#acw[data-active=true]")
+    wait_for(lambda: _live_agent(s, "1001")["state"] == "ready", ACW_S + 15, what="after-call work timed out")
+    page.wait_for_selector("#acw[data-active=false]", state="attached")
+
+    # resume call A's draft: its own call and caller, whatever call came since
+    draft_a.locator("button.draft-resume").click()
+    page.wait_for_function("document.getElementById('f-content').value === '市民反映小区门口路灯不亮，尚未说完'")
+    assert page.input_value("#f-linkedid") == linked_a
+    page.fill("#f-content", "市民反映小区门口路灯不亮，已记录，转城管处理。")
+    page.select_option("#f-category", "housing.fund")
+    page.click("#order-save")
+    page.wait_for_function("document.getElementById('saved-order')"
+                           f" && document.getElementById('saved-order').textContent !== '{number_b}'")
+    number_a = page.inner_text("#saved-order")
+    stored = s.query(lambda db: db.scalar(select(WorkOrder).where(WorkOrder.number == number_a)))
+    assert stored.caller_number == CALLER_A and stored.title == "路灯不亮"
+    assert s.query(lambda db: list(db.scalars(select(WorkOrderCall.linkedid).where(
+        WorkOrderCall.order_id == stored.id)))) == [linked_a]
+    page.wait_for_selector("#drafts-empty")
+
+    # recorded as after-call work (reason wrap-up), reported apart from breaks
+    since = datetime.fromtimestamp(s.t0, UTC).replace(tzinfo=None)
+    now = datetime.now(UTC).replace(tzinfo=None) + timedelta(seconds=1)
+    wait_for(lambda: all(p.ended_at for p in s.query(lambda db: list(db.scalars(select(AgentPause).where(
+        AgentPause.agent == "1001", AgentPause.started_at >= since)))))
+        and s.query(lambda db: pause_time(db, since, now, now)), 10, what="the wrap-up pauses closed")
+    report = {r["agent"]: r for r in s.query(lambda db: pause_time(db, since, now, now))}
+    assert report["1001"]["acw_count"] == 2 and report["1001"]["acw_s"] > 0, report
+    assert report["1001"]["break_s"] == 0, report
+    page.context.close()
