@@ -170,7 +170,8 @@ class PeopleWeb(WebBase):
         boot = {"agent": self.desk.agent_view(actor.agent_id), "current": current, "csrf": actor.csrf_token,
                 "pause_reasons": [r for r in acd.PAUSE_REASONS if r != acd.WRAP_UP],
                 "acw": self.desk.acw.view(actor.agent_id) if self.desk.acw is not None else {"active": False},
-                "acw_extend_s": self.desk.settings.after_call_work.extend_seconds}
+                "acw_extend_s": self.desk.settings.after_call_work.extend_seconds,
+                "suggest": {c: self.desk.settings.workorders.suggested_department(c) for c in self.categories}}
         worklist = await self.desk.db.run_session(self._worklist)
         t = Translator(self.lang(request))
         # Codes the page shows from pushes (pause reasons, call outcomes), in the reader's language.
@@ -690,6 +691,7 @@ class PeopleWeb(WebBase):
             linkedid = draft.linkedid or None
             order = self.desk.orders.create(session, actor, "call" if linkedid else form.get("source", "call"),
                                             fields, linkedid=linkedid, register=register)
+            self._handle_at_save(session, actor, order, form)
             drafts.saved(draft, order.number)
             return order.number, False
 
@@ -698,3 +700,24 @@ class PeopleWeb(WebBase):
             log.info("draft %s saved again by %s: order %s already made", token[:8], actor.username, number)
         return send_json(request, {"number": number, "url": f"/app/orders/{quote(number)}", "existing": existing,
                                    "token": token}, 200 if existing else 201)
+
+    def _handle_at_save(self, session: Any, actor: Any, order: Any, form: dict[str, str]) -> None:
+        """The handling chosen on the desk's form at save: 直接办结 with the answer given, 协调办理, or
+        派单 to a lead department (never a default) with assisting departments and a dispatch note.
+        In the save's transaction: a refusal (no department, no answer) saves nothing."""
+        mode = form.get("handling", "")
+        note = form.get("note", "").strip()[:2000]
+        if not mode:
+            return
+        if mode == "immediate":
+            args = {"result": form.get("answer", "")[:20000]}
+            action = st.Action.CLOSE_IMMEDIATELY
+        elif mode == "coordinated":
+            args, action = {"note": note}, st.Action.COORDINATE
+        elif mode == "dispatch":
+            args = {"department": form.get("department", "").strip()[:64], "note": note,
+                    "assist_departments": form.get("assist_departments", "")[:256]}
+            action = st.Action.DISPATCH
+        else:
+            raise HttpError(400, "bad_handling")
+        self.desk.orders.act(session, actor, order, action, args)

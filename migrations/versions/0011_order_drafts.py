@@ -1,4 +1,4 @@
-"""order drafts: the half-typed order of one call, saved exactly once
+"""order drafts (the half-typed order of one call, saved exactly once); request type and assisting departments
 
 Revision ID: 0011
 Revises: 0003
@@ -17,6 +17,9 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("work_orders", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("request_type", sa.String(length=16), nullable=False, server_default=""))
+        batch_op.add_column(sa.Column("assist_departments", sa.String(length=256), nullable=False, server_default=""))
     op.create_table(
         "order_drafts",
         sa.Column("token", sa.String(length=64), nullable=False),
@@ -42,3 +45,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("order_drafts__idx__linkedid"))
         batch_op.drop_index(batch_op.f("order_drafts__idx__owner"))
     op.drop_table("order_drafts")
+    with op.batch_alter_table("work_orders", schema=None) as batch_op:
+        batch_op.drop_column("assist_departments")
+        batch_op.drop_column("request_type")

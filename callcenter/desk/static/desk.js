@@ -91,6 +91,10 @@
       $("f-caller_name").value = p.caller_name || "";
       $("f-hotline").value = p.hotline || "";
       if (cat && document.querySelector('#f-category option[value="' + CSS.escape(cat) + '"]')) $("f-category").value = cat;
+      // the IVR's choice of request type carries over (a tag the flow sets)
+      const rtype = (p.tags || {}).request_type;
+      if (rtype && document.querySelector('#f-request_type option[value="' + CSS.escape(rtype) + '"]')) $("f-request_type").value = rtype;
+      showHandling();
     }
     $("save-result").textContent = "";
     clear($("pop-orders"));
@@ -193,12 +197,41 @@
     body.delete("source");
     return body;
   }
+  // ---- the handling chosen at save, the department suggested from the category (never pre-selected) ------
+  function showHandling() {
+    const mode = $("order-form").elements.handling.value;
+    document.querySelectorAll("#handling .h-immediate").forEach(function (el) { el.hidden = mode !== "immediate"; });
+    document.querySelectorAll("#handling .h-dispatch").forEach(function (el) { el.hidden = mode !== "dispatch"; });
+    document.querySelectorAll("#handling .h-note").forEach(function (el) { el.hidden = mode !== "dispatch" && mode !== "coordinated"; });
+    const code = (boot.suggest || {})[$("f-category").value] || "";
+    const option = code ? document.querySelector('#f-department option[value="' + CSS.escape(code) + '"]') : null;
+    $("dept-suggest").hidden = mode !== "dispatch" || !option;
+    $("dept-suggest").dataset.code = option ? code : "";
+    $("dept-suggest-name").textContent = option ? option.textContent : "";
+  }
+  document.querySelectorAll('#handling input[name="handling"]').forEach(function (r) { r.addEventListener("change", showHandling); });
+  $("f-category").addEventListener("change", showHandling);
+  $("dept-suggest-use").addEventListener("click", function () {
+    $("f-department").value = $("dept-suggest").dataset.code;
+    scheduleDraft();
+  });
+  $("f-assist").addEventListener("change", function () {
+    $("f-assist_departments").value = Array.from($("f-assist").selectedOptions, function (o) { return o.value; }).join(",");
+  });
+  function setAssist(value) {
+    const codes = (value || "").split(",");
+    Array.from($("f-assist").options).forEach(function (o) { o.selected = codes.indexOf(o.value) >= 0; });
+    $("f-assist_departments").value = value || "";
+  }
   function resetForm() {
     $("order-form").reset();
+    setAssist("");
     $("f-linkedid").value = "";
     $("f-draft").value = "";
     $("draft-of").textContent = "";
     $("save-result").textContent = "";
+    delete $("order-form").dataset.saved;
+    showHandling();
   }
   function openDraft(linkedid, callerNumber, token) {
     token = token || newToken();
@@ -257,6 +290,8 @@
         const el = $("order-form").elements[k];
         if (el && el.type !== "hidden") el.value = f[k];
       });
+      setAssist(f.assist_departments || "");
+      showHandling();
       $("f-draft").value = d.token;
       $("f-linkedid").value = d.linkedid || "";
       $("draft-of").textContent = msg.draft_of_call + " " + (d.caller_number || "-");
@@ -391,6 +426,7 @@
 
   showAgent(boot.agent);
   showAcw(boot.acw);
+  showHandling();
   refreshDrafts().then(function () { if (boot.current) showPop(boot.current); });
   connect();
 })();
