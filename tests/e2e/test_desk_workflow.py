@@ -134,10 +134,24 @@ def test_after_call_work_and_a_draft_no_call_can_overwrite(acw_stack: Stack, bro
         shown = page.locator(f'#pop-calls li[data-linkedid="{earlier}"]').inner_text()
         assert re.match(r"\d{4}/\d{1,2}/\d{1,2} \d{1,2}:\d{2}:\d{2} ", shown) and "Invalid" not in shown, shown
 
-        # order B, saved with a double click: one order
+        # order B: a complaint, dispatched; the department is suggested from the category, never pre-selected
         page.select_option("#f-category", "housing.fund")
-        page.fill("#f-title", "公积金咨询")
-        page.fill("#f-content", "市民咨询公积金提取材料，已解答。")
+        page.select_option("#f-request_type", "complaint")
+        page.fill("#f-title", "公积金提取被拒")
+        page.fill("#f-content", "市民投诉公积金提取申请被拒，要求说明理由。")
+        page.check("#h-dispatch")
+        assert page.input_value("#f-department") == ""
+        page.wait_for_selector("#dept-suggest:not([hidden])")
+        assert page.inner_text("#dept-suggest-name") == "市住房公积金管理中心"
+        page.click("#order-save")  # no lead department: refused, nothing saved
+        page.wait_for_selector("#save-result.error")
+        assert "承办单位" in page.inner_text("#save-result"), page.inner_text("#save-result")
+        assert s.query(lambda db: db.scalar(select(WorkOrderCall.id).where(WorkOrderCall.linkedid == linked_b))) is None
+        page.click("#dept-suggest-use")
+        assert page.input_value("#f-department") == "fund"
+        page.select_option("#f-assist", ["housing"])
+        page.fill("#f-note", "请核实拒绝原因并答复市民")
+        # saved with a double click: one order
         page.dblclick("#order-save")
         page.wait_for_selector("#saved-order")
         number_b = page.inner_text("#saved-order")
@@ -149,6 +163,12 @@ def test_after_call_work_and_a_draft_no_call_can_overwrite(acw_stack: Stack, bro
     orders_b = s.query(lambda db: list(db.scalars(select(WorkOrder.number).join(
         WorkOrderCall, WorkOrderCall.order_id == WorkOrder.id).where(WorkOrderCall.linkedid == linked_b))))
     assert orders_b == [number_b]
+    shown = s.cli_json("order", "show", number_b)
+    assert (shown["state"], shown["department"]) == ("dispatched", "fund"), shown
+    stored_b = s.query(lambda db: db.scalar(select(WorkOrder).where(WorkOrder.number == number_b)))
+    assert (stored_b.request_type, stored_b.assist_departments, stored_b.contact) == ("complaint", "housing", CALLER_B)
+    dispatch = next(e for e in shown["history"] if e["action"] == "dispatch")
+    assert dispatch["detail"]["note"] == "请核实拒绝原因并答复市民", dispatch
 
     # after call B, after-call work runs out by itself: the agent is ready again without a click
     page.wait_for_selector("#acw[data-active=true]")
@@ -161,12 +181,15 @@ def test_after_call_work_and_a_draft_no_call_can_overwrite(acw_stack: Stack, bro
     assert page.input_value("#f-linkedid") == linked_a
     page.fill("#f-content", "市民反映小区门口路灯不亮，已记录，转城管处理。")
     page.select_option("#f-category", "housing.fund")
+    page.check("#h-immediate")  # answered on the phone: 直接办结 with the answer given
+    page.fill("#f-answer", "已告知市民路灯报修渠道")
     page.click("#order-save")
     page.wait_for_function("document.getElementById('saved-order')"
                            f" && document.getElementById('saved-order').textContent !== '{number_b}'")
     number_a = page.inner_text("#saved-order")
     stored = s.query(lambda db: db.scalar(select(WorkOrder).where(WorkOrder.number == number_a)))
     assert stored.caller_number == CALLER_A and stored.title == "路灯不亮"
+    assert (stored.state, stored.handling_mode, stored.result) == ("closed", "immediate", "已告知市民路灯报修渠道")
     assert s.query(lambda db: list(db.scalars(select(WorkOrderCall.linkedid).where(
         WorkOrderCall.order_id == stored.id)))) == [linked_a]
     page.wait_for_selector("#drafts-empty")
