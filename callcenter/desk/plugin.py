@@ -61,7 +61,7 @@ class Desk:
                      len(days.holidays), len(days.workdays))
         # Load the segmenter's dictionary now, not on the first search an agent makes mid-call.
         self.db.run(tokenizer, self.settings.kb.user_dict)
-        self.screenpop = ScreenPop(self.hub, self._find_call, self._history)
+        self.screenpop = ScreenPop(self.hub, self._find_call, self._history, self._labelled)
         daemon.bus.subscribe("screenpop", self.screenpop.apply)
         daemon.bus.subscribe("desk-voicemail", self._on_event)
         self._start_after_call_work(daemon)
@@ -90,6 +90,16 @@ class Desk:
         recorder = self.daemon.recorder
         return recorder.calls.get(linkedid) or recorder.ended.get(linkedid)
 
+    def _labelled(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The pop with the IVR flow files' Chinese labels (current flow version)."""
+        from callcenter.desk.ivr_labels import label_payload
+
+        try:
+            flows = self.daemon.plugin("ivr").registry.current if self.daemon is not None else None
+        except KeyError:
+            flows = None
+        return label_payload(payload, flows)
+
     def _history(self, payload: dict[str, Any]) -> Any:
         from callcenter.desk.views import order_brief
         from callcenter.store.models import epoch
@@ -97,9 +107,14 @@ class Desk:
         number = payload.get("caller_number") or ""
         linkedid = payload.get("linkedid")
 
+        keyed = str((payload.get("tags") or {}).get("order_number") or "")
+        asked_digits = "".join(c for c in keyed if c.isdigit())[:32]
+
         def work(session: Any) -> dict[str, Any]:
             h = self.orders.caller_history(session, number)
+            asked = self._asked_order(session, asked_digits) if asked_digits else None
             return {
+                "asked": asked, "asked_digits": asked_digits,
                 "orders": [order_brief(o) for o in h["orders"]],
                 "calls": [{"linkedid": c.linkedid, "started_at": epoch(c.started_at), "hotline": c.hotline,
                            "disposition": c.disposition, "answered_by": c.answered_by}
@@ -107,6 +122,18 @@ class Desk:
             }
 
         return self.db.run_session(work)
+
+    def _asked_order(self, session: Any, digits: str) -> dict[str, Any] | None:
+        """The order a caller asked about in the IVR's progress enquiry (key 3): the number keyed in is
+        the receipt's number without its letter prefix, or the whole number if it has none."""
+        from sqlalchemy import select
+
+        from callcenter.desk.views import order_brief
+        from callcenter.workorders.models import WorkOrder
+
+        prefix = self.settings.workorders.number_prefix
+        order = session.scalar(select(WorkOrder).where(WorkOrder.number.in_([prefix + digits, digits])))
+        return None if order is None else {**order_brief(order), "due": self.orders.due(order)}
 
     def _on_event(self, event: Any) -> None:
         from callcenter import events as ev

@@ -66,12 +66,15 @@
     const steps = (p.ivr_path || []).filter(function (s) { return s.kind !== "flow"; });
     if (!steps.length) li(ivr, msg.no_ivr);
     steps.forEach(function (s) {
-      const item = li(ivr, s.node + (s.result ? " → " + s.result : ""));
+      const item = li(ivr, (s.label || s.node) + (s.result ? " → " + (s.result_label || s.result) : ""));
       item.className = "ivr-step";
       item.dataset.node = s.node;
     });
-    const tags = Object.entries(p.tags || {}).map(function (kv) { return kv[0] + "=" + kv[1]; });
-    text($("pop-tags"), tags.join(", "));
+    const words = p.tag_labels || {};
+    const tags = Object.entries(p.tags || {}).map(function (kv) {
+      return words[kv[0]] ? words[kv[0]][0] + "：" + words[kv[0]][1] : kv[0] + "=" + kv[1];
+    });
+    text($("pop-tags"), tags.join(words && Object.keys(words).length ? "；" : ", "));
     const cat = (p.tags || {}).category;
     if (cat && (fresh || !$("f-category").value) && document.querySelector('#f-category option[value="' + CSS.escape(cat) + '"]')) $("f-category").value = cat;
     if (!fresh) return;
@@ -104,6 +107,22 @@
   function showHistory(h) {
     if (h.linkedid !== currentLinkedid) return;
     const orders = $("pop-orders"), calls = $("pop-calls");
+    // a progress enquiry (IVR key 3): the order the caller keyed in, with its state and deadline
+    const asked = $("pop-asked");
+    asked.hidden = !h.asked_digits;
+    if (h.asked) {
+      asked.dataset.number = h.asked.number;
+      const link = document.createElement("a");
+      link.href = "/app/orders/" + encodeURIComponent(h.asked.number);
+      link.textContent = h.asked.number;
+      clear($("pop-asked-text"));
+      $("pop-asked-text").appendChild(link);
+      $("pop-asked-text").appendChild(document.createTextNode(" " + (msg.order_state[h.asked.state] || h.asked.state) +
+        (h.asked.deadline_at ? " · " + msg.deadline + " " + localTime(h.asked.deadline_at) : "") + " " + (h.asked.title || "")));
+    } else if (h.asked_digits) {
+      asked.dataset.number = "";
+      $("pop-asked-text").textContent = h.asked_digits + " " + msg.asked_missing;
+    }
     clear(orders);
     clear(calls);
     if (!h.orders.length) li(orders, msg.none);
