@@ -28,6 +28,7 @@ def tag_labels(flows: FlowSet | None) -> dict[str, str]:
 
 def label_payload(payload: dict[str, Any], flows: FlowSet | None) -> dict[str, Any]:
     """``payload`` (a screen-pop) with ``label``/``result_label`` on IVR steps and ``tag_labels``."""
+    words = tag_labels(flows)
     steps = []
     for step in payload.get("ivr_path") or []:
         step = dict(step)
@@ -41,8 +42,12 @@ def label_payload(payload: dict[str, Any], flows: FlowSet | None) -> dict[str, A
             choice = (getattr(node, "choice_labels", None) or {}).get(str(step.get("result") or ""))
             if choice:
                 step["result_label"] = choice
+            elif getattr(node, "type", "") == "tag" and step.get("result"):
+                # a tag step's result is "name=value,name=value": in words where the file gives them
+                pairs = [p.partition("=") for p in str(step["result"]).split(",")]
+                if any(k in words or v in words for k, _eq, v in pairs):
+                    step["result_label"] = "；".join(f"{words.get(k, k)}：{words.get(v, v)}" for k, _eq, v in pairs)
         steps.append(step)
-    words = tag_labels(flows)
     tags = payload.get("tags") or {}
     return {**payload, "ivr_path": steps,
             "tag_labels": {k: [words.get(k, k), words.get(str(v), str(v))] for k, v in tags.items()

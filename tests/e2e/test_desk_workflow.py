@@ -22,8 +22,9 @@ from callcenter.store.models import AgentPause, Call, utc
 from callcenter.workorders.drafts import OrderDraft
 from callcenter.workorders.models import WorkOrder, WorkOrderCall
 from tests.harness.checks import wait_call_ended
+from tests.harness.ivr import prompt_seconds
 from tests.harness.stack import Stack, dump, wait_for
-from tests.harness.web import browser_login, chromium, ensure_users
+from tests.harness.web import WebClient, browser_login, chromium, ensure_users
 
 pytestmark = pytest.mark.e2e
 
@@ -203,4 +204,49 @@ def test_after_call_work_and_a_draft_no_call_can_overwrite(acw_stack: Stack, bro
     report = {r["agent"]: r for r in s.query(lambda db: pause_time(db, since, now, now))}
     assert report["1001"]["acw_count"] == 2 and report["1001"]["acw_s"] > 0, report
     assert report["1001"]["break_s"] == 0, report
+    page.context.close()
+
+
+def test_pop_speaks_chinese_and_shows_the_order_a_progress_enquiry_asks_about(clean: Stack, browser: Any) -> None:
+    """The shipped 12345 flow (DID 12310): key 3, the receipt's digits, then an agent; the pop names the
+    steps and tags with the flow file's labels and shows the order keyed in, with its state and deadline."""
+    s = clean
+    ensure_users(s)
+    base = f"http://127.0.0.1:{s.ports.web}"
+    colleague = WebClient(base)
+    assert colleague.login("agent1002") == 303
+    code, body = colleague.json("POST", "/app/orders", headers={"X-CSRF-Token": colleague.csrf}, form={
+        "_csrf": colleague.csrf, "caller_number": "13900000003", "category": "housing.fund",
+        "title": "公积金提取进度", "content": "市民申请提取公积金，要求告知进度。"})
+    assert code == 201, body
+    number = body["number"]
+    code, body = colleague.json("POST", f"/app/orders/{number}/act", headers={"X-CSRF-Token": colleague.csrf},
+                                form={"_csrf": colleague.csrf, "action": "dispatch", "department": "fund"})
+    assert code == 200 and body["state"] == "dispatched", body
+    digits = "".join(c for c in number if c.isdigit())
+
+    s.agent_phone("1001", ring_ms=1000, talk_ms=60000)
+    s.wait_agent_reachable("1001")
+    page = browser_login(browser, s, "agent1001")
+    page.wait_for_selector("body[data-stream=open]")
+    page.click("#btn-login")
+    page.wait_for_function("document.getElementById('agent-state').dataset.state === 'ready'")
+    first = int((prompt_seconds("zh/welcome-12345") + prompt_seconds("zh/main-menu")) * 1000) + 1200
+    caller = s.caller("13900000003", did="12310", dtmf="3" + digits + "#", audio=False, dtmf_first_wait_ms=first,
+                      dtmf_gap_ms=350, hold_ms=12000).start()
+    try:
+        page.wait_for_function("document.getElementById('pop-number').textContent === '13900000003'", timeout=40000)
+        menu = page.locator('#pop-ivr li[data-node="main-menu"]')
+        assert menu.inner_text() == "主菜单 → 工单进度查询"
+        assert page.locator('#pop-ivr li[data-node="order-tag"]').inner_text() == "进度查询 → 来电类别：进度查询"
+        tags = page.inner_text("#pop-tags")
+        assert "来电类别：进度查询" in tags and "热线：12345" in tags and f"查询的工单编号：{digits}" in tags, tags
+        page.wait_for_selector(f'#pop-asked[data-number="{number}"]')
+        asked = page.inner_text("#pop-asked")
+        assert "已交办" in asked and "办理时限" in asked and "Invalid" not in asked, asked
+        # the caller's earlier order is listed with its state and deadline
+        listed = page.locator(f'#pop-orders li[data-number="{number}"]').inner_text()
+        assert "已交办" in listed and "办理时限" in listed, listed
+    finally:
+        assert caller.wait().ok
     page.context.close()

@@ -35,12 +35,14 @@ def test_the_pop_shows_labels_and_keeps_identifiers_without_one() -> None:
                                   "labels": {"category": "来电类别", "consultation": "咨询"}})
     flows = FlowSet("v1", {"f": Flow("f", "m", {"m": menu, "t": tag}, "f.yaml")}, {})
     pop = {"ivr_path": [{"flow": "f", "node": "m", "result": "1"}, {"flow": "f", "node": "m", "result": "2"},
-                        {"flow": "f", "node": "t", "result": ""}, {"flow": "other", "node": "n", "result": ""}],
+                        {"flow": "f", "node": "t", "result": "category=consultation,x=y"},
+                        {"flow": "other", "node": "n", "result": ""}],
            "tags": {"category": "consultation", "x": "y"}}
     out = label_payload(pop, flows)
     steps = out["ivr_path"]
     assert (steps[0]["label"], steps[0]["result_label"]) == ("主菜单", "政策咨询")
     assert "result_label" not in steps[1] and "label" not in steps[2] and "label" not in steps[3]
+    assert steps[2]["result_label"] == "来电类别：咨询；x：y"
     assert out["tag_labels"] == {"category": ["来电类别", "咨询"]}
     assert label_payload(pop, None)["tag_labels"] == {}
 
