@@ -362,6 +362,7 @@ class PeopleWeb(WebBase):
             return o.state
 
         state = await self.desk.db.run_session(work)
+        self.desk.hub.to_all("inbox", {"changed": number})
         if wants_json(request) or request.getHeader(b"x-csrf-token"):
             return send_json(request, {"number": number, "state": state})
         return redirect(request, f"/app/orders/{quote(number)}?done={quote(action)}")
@@ -696,6 +697,7 @@ class PeopleWeb(WebBase):
             return order.number, False
 
         number, existing = await self.desk.db.run_session(work)
+        self.desk.hub.to_all("inbox", {"changed": number})
         if existing:
             log.info("draft %s saved again by %s: order %s already made", token[:8], actor.username, number)
         return send_json(request, {"number": number, "url": f"/app/orders/{quote(number)}", "existing": existing,
@@ -721,3 +723,36 @@ class PeopleWeb(WebBase):
         else:
             raise HttpError(400, "bad_handling")
         self.desk.orders.act(session, actor, order, action, args)
+
+    # ---- the inbox: what waits for the signed-in person (a badge on every page, pushed over SSE) -----------
+    def _inbox(self, session: Any, actor: Any) -> dict[str, Any]:
+        from callcenter.workorders import inbox
+
+        sections = inbox.inbox(session, self.desk.orders, actor)
+        return {"count": inbox.count(sections),
+                "sections": {name: [{**order_brief(o, mask=actor.role != Role.DEPARTMENT
+                                                   and not has(actor.role, Perm.ORDER_CREATE)),
+                                     "due": self.desk.orders.due(o)} for o in rows]
+                             for name, rows in sections.items()}}
+
+    @app.route("/inbox.json", methods=["GET"])
+    @guard(Perm.SIGNED_IN)
+    async def inbox_json(self, request: Any) -> bytes:
+        actor = request.actor
+        return send_json(request, await self.desk.db.run_session(lambda s: self._inbox(s, actor)))
+
+    @app.route("/inbox", methods=["GET"])
+    @guard(Perm.SIGNED_IN)
+    async def inbox_page(self, request: Any) -> bytes:
+        actor = request.actor
+        data = await self.desk.db.run_session(lambda s: self._inbox(s, actor))
+        return self.render(request, "inbox.html", **data)
+
+    @app.route("/inbox/events", methods=["GET"])
+    @guard(Perm.SIGNED_IN)
+    async def inbox_events(self, request: Any) -> Any:
+        """The same SSE channel as the desk's, for everyone signed in: an ``inbox`` event when orders
+        moved (the page then fetches its own count)."""
+        stream = self.desk.hub.attach(request, request.actor)
+        stream.send("inbox", {"changed": "connected"})
+        return defer.Deferred()  # never fires: the stream ends when the browser leaves

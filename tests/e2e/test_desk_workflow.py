@@ -8,6 +8,7 @@ resumable, still the first caller's) and pops a clean form; a double save makes 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -250,3 +251,50 @@ def test_pop_speaks_chinese_and_shows_the_order_a_progress_enquiry_asks_about(cl
     finally:
         assert caller.wait().ok
     page.context.close()
+
+
+def test_inbox_badge_reaches_the_department_and_clears_when_acted_on(clean: Stack, browser: Any) -> None:
+    s = clean
+    ensure_users(s)
+    base = f"http://127.0.0.1:{s.ports.web}"
+    dept = browser_login(browser, s, "fund1")
+    dept.wait_for_selector("body[data-inbox=open]")
+    dept.wait_for_function("document.getElementById('inbox-count').dataset.count !== ''")
+    before = int(dept.get_attribute("#inbox-count", "data-count"))
+
+    agent = WebClient(base)
+    assert agent.login("agent1002") == 303
+    code, body = agent.json("POST", "/app/orders", headers={"X-CSRF-Token": agent.csrf}, form={
+        "_csrf": agent.csrf, "caller_number": "13900000004", "category": "housing.fund",
+        "title": "公积金贷款咨询", "content": "市民咨询公积金贷款额度。"})
+    assert code == 201, body
+    number = body["number"]
+    code, body = agent.json("POST", f"/app/orders/{number}/act", headers={"X-CSRF-Token": agent.csrf},
+                            form={"_csrf": agent.csrf, "action": "dispatch", "department": "fund"})
+    assert code == 200, body
+    # pushed: the badge on the department's open page counts the new order without a reload
+    dept.wait_for_function(f"document.getElementById('inbox-count').dataset.count === '{before + 1}'")
+    assert dept.is_visible("#inbox-count")
+    dept.click("#nav-inbox")
+    row = dept.locator(f'#inbox-to_accept tr[data-number="{number}"]')
+    assert "已交办" in row.inner_text()
+    # another department does not see it
+    housing = WebClient(base)
+    assert housing.login("housing1") == 303
+    code, box = housing.json("GET", "/app/inbox.json")
+    assert code == 200 and number not in json.dumps(box), box
+    # accepting it clears it from the inbox and the badge
+    row.locator("a").click()
+    dept.click("#act-accept-go")
+    dept.wait_for_selector("#done")
+    dept.wait_for_function(f"document.getElementById('inbox-count').dataset.count === '{before}'")
+    dept.goto(f"{base}/app/inbox")
+    assert dept.locator(f'tr[data-number="{number}"]').count() == 0
+    # the agent's own inbox: the department returns it, it comes back to the agent who registered it
+    dept.goto(f"{base}/app/orders/{number}")
+    dept.fill("#act-return-reason", "非本单位职责")
+    dept.click("#act-return-go")
+    dept.wait_for_selector("#done")
+    code, box = agent.json("GET", "/app/inbox.json")
+    assert [o["number"] for o in box["sections"]["returned"]] == [number], box
+    dept.context.close()
