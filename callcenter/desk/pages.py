@@ -756,3 +756,36 @@ class PeopleWeb(WebBase):
         stream = self.desk.hub.attach(request, request.actor)
         stream.send("inbox", {"changed": "connected"})
         return defer.Deferred()  # never fires: the stream ends when the browser leaves
+
+    # ---- order search ------------------------------------------------------------------------------------
+    @app.route("/orders/search", methods=["GET"])
+    @guard(Perm.ORDER_READ)
+    async def orders_search(self, request: Any) -> Any:
+        """Search by caller number, order number, keyword, department, state and local date range."""
+        from callcenter.workorders.search import Query, search
+
+        actor, zone = request.actor, self.zone
+        given = {k: arg(request, k).strip()[:100] for k in ("caller_number", "number", "keyword", "department",
+                                                             "state", "since", "until")}
+        if given["state"] and given["state"] not in {s.value for s in st.State}:
+            raise HttpError(400, "unknown_state", state=given["state"])
+        if given["department"] and given["department"] not in self.departments:
+            raise HttpError(400, "unknown_department", code=given["department"])
+
+        def start(day: date) -> datetime:  # local midnight as naive UTC, like the database
+            return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+        since = start(_local_date(given["since"])) if given["since"] else None
+        until = start(_local_date(given["until"]) + timedelta(days=1)) if given["until"] else None
+        q = Query(given["caller_number"], given["number"], given["keyword"], given["department"], given["state"],
+                  since, until)
+        mask = not (has(actor.role, Perm.ORDER_CREATE) or actor.role == Role.DEPARTMENT)
+
+        def work(session: Any) -> list[dict[str, Any]]:
+            return [{**order_brief(o, mask=mask), "due": self.desk.orders.due(o)} for o in search(session, actor, q)]
+
+        rows = [] if q.empty() else await self.desk.db.run_session(work)
+        if wants_json(request):
+            return send_json(request, rows)
+        return self.render(request, "orders_search.html", rows=rows, q=given, searched=not q.empty(),
+                           states=[s.value for s in st.State])

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 import yaml
@@ -297,4 +299,26 @@ def test_inbox_badge_reaches_the_department_and_clears_when_acted_on(clean: Stac
     dept.wait_for_selector("#done")
     code, box = agent.json("GET", "/app/inbox.json")
     assert [o["number"] for o in box["sections"]["returned"]] == [number], box
+
+    # order search in the browser: caller's last digits + keyword + department + state + today
+    page = browser_login(browser, s, "agent1002")
+    page.click("#nav-search")
+    page.fill("#s-caller_number", "00000004")
+    page.fill("#s-keyword", "贷款额度")
+    page.select_option("#s-department", "fund")
+    page.select_option("#s-state", "returned")
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    page.fill("#s-since", today)
+    page.fill("#s-until", today)
+    page.click("#search-go")
+    page.wait_for_selector("#search-results")
+    rows = page.locator("#search-results tbody tr[data-number]")
+    assert [rows.nth(i).get_attribute("data-number") for i in range(rows.count())] == [number]
+    page.select_option("#s-state", "closed")
+    page.click("#search-go")
+    page.wait_for_selector("#search-none")
+    # a department searches its own orders only
+    code, found = housing.json("GET", "/app/orders/search?keyword=" + quote("贷款额度"))
+    assert code == 200 and found == [], found
+    page.context.close()
     dept.context.close()
