@@ -329,6 +329,11 @@ class Services:
                 order.dispatched_at = now
                 # The department's clock starts at the first dispatch; returns do not restart it.
                 order.deadline_at = self.calendar.deadline(now, limit_for(self.settings, "dispatch", order.urgency))
+        elif action == st.Action.RECALL:
+            # back at the front desk: the department no longer sees it; its deadline clock keeps running
+            detail["previous_department"] = order.department
+            order.department = None
+            order.assist_departments = ""
         elif action == st.Action.COORDINATE:
             order.deadline_at = self.calendar.deadline(order.registered_at or now,
                                                        limit_for(self.settings, "coordinated"))

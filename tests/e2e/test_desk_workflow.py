@@ -300,13 +300,33 @@ def test_inbox_badge_reaches_the_department_and_clears_when_acted_on(clean: Stac
     code, box = agent.json("GET", "/app/inbox.json")
     assert [o["number"] for o in box["sections"]["returned"]] == [number], box
 
+    # 催办 and 撤回: the front desk presses the department, then takes the order back before acceptance
+    def act(action: str, **args: str) -> tuple[int, dict[str, Any]]:
+        return agent.json("POST", f"/app/orders/{number}/act", headers={"X-CSRF-Token": agent.csrf},
+                          form={"_csrf": agent.csrf, "action": action, **args})
+
+    assert act("redispatch", department="fund")[0] == 200
+    dept.goto(f"{base}/app/orders")
+    dept.wait_for_function(f"document.getElementById('inbox-count').dataset.count === '{before + 1}'")
+    code, body = act("remind", reason="市民再次来电催问，请尽快办理")
+    assert (code, body["state"]) == (200, "dispatched"), body
+    code, body = act("recall", reason="交办单位有误，撤回重新研判")
+    assert (code, body["state"]) == (200, "registered"), body
+    dept.wait_for_function(f"document.getElementById('inbox-count').dataset.count === '{before}'")
+    code, body = act("recall", reason="again")
+    assert code == 409 and body["error_id"] == "illegal_transition", body
+    shown = s.cli_json("order", "show", number)
+    assert shown["department"] is None
+    assert [e["action"] for e in shown["history"]][-3:] == ["redispatch", "remind", "recall"]
+    assert shown["history"][-2]["detail"]["reason"] == "市民再次来电催问，请尽快办理"
+    assert shown["history"][-1]["detail"]["previous_department"] == "fund"
+
     # order search in the browser: caller's last digits + keyword + department + state + today
     page = browser_login(browser, s, "agent1002")
     page.click("#nav-search")
     page.fill("#s-caller_number", "00000004")
     page.fill("#s-keyword", "贷款额度")
-    page.select_option("#s-department", "fund")
-    page.select_option("#s-state", "returned")
+    page.select_option("#s-state", "registered")
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
     page.fill("#s-since", today)
     page.fill("#s-until", today)

@@ -160,3 +160,19 @@ def test_after_call_work_extends_once_and_ends_by_ready_or_timer() -> None:
     off = AfterCallWork(0, 60, sent.append, lambda a, p: None, lambda: 0.0, reactor)
     off.apply(done)
     assert off.active == {}
+
+
+def test_remind_keeps_the_order_where_it_is_and_recall_takes_it_back(env: Any) -> None:
+    db, svc = env
+    with db.session() as s:
+        o = svc.create(s, AGENT, "call", FIELDS, register=True)
+        svc.act(s, AGENT, o, "dispatch", {"department": "fund", "assist_departments": "housing"})
+        deadline = o.deadline_at
+        svc.act(s, AGENT, o, "remind", {"reason": "市民催问"})
+        assert (o.state, o.department) == ("dispatched", "fund")
+        with pytest.raises(Exception, match="not for|may not|role"):
+            svc.act(s, FUND, o, "recall", {"reason": "x"})
+        svc.act(s, AGENT, o, "recall", {"reason": "交办有误"})
+        assert (o.state, o.department, o.assist_departments, o.deadline_at) == ("registered", None, "", deadline)
+        assert [e.action for e in svc.history(s, o)][-2:] == ["remind", "recall"]
+        assert inbox.count(inbox.inbox(s, svc, FUND)) == 0
