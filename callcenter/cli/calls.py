@@ -35,17 +35,27 @@ def list_calls(ctx: click.Context, since: str | None, limit: int, as_json: bool,
                 "caller_number": c.caller_number if show_numbers else mask_number(c.caller_number),
                 "caller_name": c.caller_name, "disposition": c.disposition, "wait_s": c.wait_s,
                 "answered_by": c.answered_by, "recording_path": c.recording_path,
+                "duration_s": None if c.ended_at is None else round((c.ended_at - c.started_at).total_seconds()),
             } for c in calls]
     finally:
         db.dispose()
     if as_json:
         print_json(rows)
         return
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(config.timezone)
+    click.echo(f"{'STARTED (' + config.timezone + ')':<25} {'DURATION':>8}  {'OUTCOME':<14} {'HOTLINE':<8} "
+               f"{'CALLER':<14} {'NAME':<10} {'WAIT':>5}  {'AGENT':<6} LINKEDID")
     for row in rows:
         wait = "-" if row["wait_s"] is None else f"{row['wait_s']}s"
-        click.echo(f"{row['linkedid']:<28} {row['hotline'] or '-':<8} {row['caller_number']:<14} "
-                   f"{row['caller_name'] or '-':<10} {row['disposition']:<14} wait {wait:<5} "
-                   f"agent {row['answered_by'] or '-'}")
+        started = datetime.fromtimestamp(row["started_at"], zone).strftime("%Y-%m-%d %H:%M:%S") \
+            if row["started_at"] else "-"
+        duration = "-" if row["duration_s"] is None else f"{row['duration_s']}s"
+        click.echo(f"{started:<25} {duration:>8}  {row['disposition']:<14} {row['hotline'] or '-':<8} "
+                   f"{row['caller_number']:<14} {row['caller_name'] or '-':<10} {wait:>5}  "
+                   f"{row['answered_by'] or '-':<6} {row['linkedid']}")
 
 
 def register(cli: click.Group) -> None:

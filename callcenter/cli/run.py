@@ -64,6 +64,13 @@ def _print_sandbox_banner(box: object, config: object) -> None:
         f"  web {config.web.base_url}/ (sign in: create users with "
         "`callcenter user add NAME --role agent --agent 1001`); ops token in "
         f"{box.secrets_file}",
+        *[f"    {page:<28} http://{config.web.host}:{config.web.port}{path}" for page, path in (
+            ("agent desk (坐席工作台)", "/app/desk"), ("orders (工单)", "/app/orders"),
+            ("order search (工单查询)", "/app/orders/search"), ("inbox (待办)", "/app/inbox"),
+            ("team leader (班长)", "/app/supervisor"), ("knowledge base (知识库)", "/app/kb"),
+            ("users (用户管理)", "/app/admin/users"), ("citizens' form (网上诉求)", "/submit/"),
+            ("platform API", "/api/v1/"), ("health", "/ops/health"))],
+        f"  Access log: {config.data_path / 'access.log'}",
         "  Agent softphones: register as user <agent> with the password below, e.g. sip:1001@"
         f"{config.asterisk.sip_bind}:{config.asterisk.sip_port}",
     ]

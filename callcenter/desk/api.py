@@ -106,7 +106,9 @@ class ApiWeb(WebBase):
             self.desk.orders.act(session, actor, o, action, body, expected_version=version)
             return {"number": o.number, "state": o.state, "version": o.version}
 
-        return send_json(request, await self.desk.db.run_session(work))
+        result = await self.desk.db.run_session(work)
+        self.desk.hub.to_all("inbox", {"changed": number})
+        return send_json(request, result)
 
     @app.route("/v1/kpi", methods=["GET"])
     @guard(Perm.KPI_READ, kind="token")

@@ -91,6 +91,8 @@ class WebBase:
             "category_list": list(self.categories.values()),
             "departments": self.desk.settings.workorders.departments,
             "districts": self.desk.settings.workorders.districts,
+            "request_types": self.desk.settings.workorders.request_types,
+            "tname": t.name,
             "path": request.path.decode("utf-8", "replace"),
         }
 

@@ -10,6 +10,7 @@ import asyncio
 import logging
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import time as time_now
 from typing import Any
 from urllib.parse import quote
 
@@ -34,6 +35,7 @@ from callcenter.desk.http import (
     RouteRule,
     anon_csrf,
     arg,
+    args_dict,
     check_anon_csrf,
     client_address,
     cookie_secure,
@@ -54,6 +56,9 @@ from callcenter.workorders.services import DUE_FILTERS, EDITABLE, EDITABLE_STATE
 log = logging.getLogger(__name__)
 
 ORDER_FIELDS = tuple(EDITABLE)
+# What a draft keeps of the desk's form: the order's fields and the choices made at save.
+DRAFT_FORM_FIELDS = frozenset({*EDITABLE, "request_type", "handling", "answer", "department", "note",
+                               "assist_departments"})
 # Stylesheet and script: public (the sign-in page needs them), no data in them.
 ROUTE_RULES["PeopleWeb.static"] = ROUTE_RULES["PeopleWeb.static_branch"] = RouteRule(PUBLIC, PUBLIC)
 
@@ -177,12 +182,16 @@ class PeopleWeb(WebBase):
         if self.desk.screenpop is not None and actor.agent_id:
             current = self.desk.screenpop.current.get(actor.agent_id)
         boot = {"agent": self.desk.agent_view(actor.agent_id), "current": current, "csrf": actor.csrf_token,
-                "pause_reasons": list(self.desk.settings.pause_reasons)}
+                "pause_reasons": list(self.desk.settings.pause_reasons),
+                "acw": self.desk.acw.view(actor.agent_id) if self.desk.acw is not None else {"active": False},
+                "acw_extend_s": self.desk.settings.after_call_work.extend_seconds,
+                "suggest": {c: self.desk.settings.workorders.suggested_department(c) for c in self.categories}}
         worklist = await self.desk.db.run_session(self._worklist)
         t = Translator(self.lang(request))
         # Codes the page shows from pushes (pause reasons, call outcomes), in the reader's language.
         labels = {"pause": {r: t(f"pause.{r}") for r in (*self.desk.settings.pause_reasons, acd.WRAP_UP)},
-                  "disposition": {d: t(f"disposition.{d}") for d in DISPOSITIONS}}
+                  "disposition": {d: t(f"disposition.{d}") for d in DISPOSITIONS},
+                  "order_state": {s.value: t(f"state.{s.value}") for s in st.State}}
         return self.render(request, "desk.html", boot=boot, worklist=worklist, urgencies=URGENCIES,
                            pause_reasons=boot["pause_reasons"], labels=labels)
 
@@ -208,6 +217,8 @@ class PeopleWeb(WebBase):
         stream.send("agent", self.desk.agent_view(actor.agent_id))
         if self.desk.screenpop is not None and actor.agent_id in self.desk.screenpop.current:
             stream.send("pop", self.desk.screenpop.current[actor.agent_id])
+        if self.desk.acw is not None and actor.agent_id:
+            stream.send("acw", self.desk.acw.view(actor.agent_id))
         return defer.Deferred()  # never fires: the stream ends when the browser leaves
 
     @app.route("/desk/state", methods=["POST"])
@@ -368,6 +379,7 @@ class PeopleWeb(WebBase):
             return o.state
 
         state = await self.desk.db.run_session(work)
+        self.desk.hub.to_all("inbox", {"changed": number})
         if wants_json(request) or request.getHeader(b"x-csrf-token"):
             return send_json(request, {"number": number, "state": state})
         return redirect(request, f"/app/orders/{quote(number)}?done={quote(action)}")
@@ -639,3 +651,180 @@ class PeopleWeb(WebBase):
         users = await self.desk.db.run_session(auth.list_users)
         return self.render(request, "admin_users.html", users=users, roles=[r.value for r in Role], token=token,
                            message=username)
+
+    # ---- after-call work and order drafts (one draft per call; saved exactly once) ------------------------
+    @app.route("/desk/acw", methods=["GET"])
+    @guard(Perm.DESK)
+    async def acw_view(self, request: Any) -> bytes:
+        acw = self.desk.acw
+        return send_json(request, acw.view(request.actor.agent_id) if acw else {"active": False})
+
+    @app.route("/desk/acw/extend", methods=["POST"])
+    @guard(Perm.DESK)
+    async def acw_extend(self, request: Any) -> bytes:
+        """Extend the agent's after-call work once (refused when not in it or extended already)."""
+        actor = request.actor
+        if not actor.agent_id or self.desk.acw is None:
+            raise HttpError(400, "not_an_agent_user")
+        acw = self.desk.acw.extend(actor.agent_id)
+        log.info("agent %s: after-call work extended from the desk by %s", actor.agent_id, actor.username)
+        return send_json(request, acw.view(time_now()))
+
+    @app.route("/drafts.json", methods=["GET"])
+    @guard(Perm.ORDER_CREATE)
+    async def drafts_list(self, request: Any) -> bytes:
+        from callcenter.workorders import drafts
+
+        actor = request.actor
+        rows = await self.desk.db.run_session(lambda s: [drafts.view(d) for d in drafts.open_drafts(s, actor)])
+        return send_json(request, rows)
+
+    @app.route("/drafts/<string:token>", methods=["GET"])
+    @guard(Perm.ORDER_CREATE)
+    async def draft_get(self, request: Any, token: str) -> bytes:
+        from callcenter.workorders import drafts
+
+        actor = request.actor
+        return send_json(request, await self.desk.db.run_session(lambda s: drafts.view(drafts.get(s, actor, token))))
+
+    @app.route("/drafts/<string:token>", methods=["POST"])
+    @guard(Perm.ORDER_CREATE)
+    async def draft_put(self, request: Any, token: str) -> bytes:
+        """Open or update the draft of a call: ``linkedid``, ``caller_number`` and the form's fields."""
+        from callcenter.workorders import drafts
+
+        actor = request.actor
+        form = args_dict(request)
+        form.pop("_csrf", None)
+        linkedid, caller = form.pop("linkedid", ""), form.pop("caller_number_of_call", "")
+        fields = {k: v for k, v in form.items() if k in DRAFT_FORM_FIELDS}
+        view = await self.desk.db.run_session(
+            lambda s: drafts.view(drafts.put(s, actor, token, linkedid, caller, fields)))
+        return send_json(request, view)
+
+    @app.route("/drafts/<string:token>/discard", methods=["POST"])
+    @guard(Perm.ORDER_CREATE)
+    async def draft_discard(self, request: Any, token: str) -> bytes:
+        from callcenter.workorders import drafts
+
+        actor = request.actor
+        await self.desk.db.run_session(lambda s: drafts.discard(s, actor, token))
+        return send_json(request, {"token": token, "status": "discarded"})
+
+    @app.route("/drafts/<string:token>/order", methods=["POST"])
+    @guard(Perm.ORDER_CREATE)
+    async def draft_save(self, request: Any, token: str) -> bytes:
+        """Save a draft as an order, once: a second save of the same token returns the first order (200,
+        ``existing``) and never creates another. The call is the draft's, whatever the form says."""
+        from callcenter.workorders import drafts
+
+        actor = request.actor
+        form = args_dict(request)
+        fields = {k: form[k] for k in ORDER_FIELDS if k in form}
+        register = form.get("register", "1") == "1" and bool(fields.get("category")) and bool(fields.get("content"))
+
+        def work(session: Any) -> tuple[str, bool]:
+            draft = drafts.claim(session, actor, token)
+            if draft is None:
+                return drafts.get(session, actor, token).order_number or "", True
+            draft.fields = {k: v for k, v in form.items() if k in DRAFT_FORM_FIELDS}
+            linkedid = draft.linkedid or None
+            order = self.desk.orders.create(session, actor, "call" if linkedid else form.get("source", "call"),
+                                            fields, linkedid=linkedid, register=register)
+            self._handle_at_save(session, actor, order, form)
+            drafts.saved(draft, order.number)
+            return order.number, False
+
+        number, existing = await self.desk.db.run_session(work)
+        self.desk.hub.to_all("inbox", {"changed": number})
+        if existing:
+            log.info("draft %s saved again by %s: order %s already made", token[:8], actor.username, number)
+        return send_json(request, {"number": number, "url": f"/app/orders/{quote(number)}", "existing": existing,
+                                   "token": token}, 200 if existing else 201)
+
+    def _handle_at_save(self, session: Any, actor: Any, order: Any, form: dict[str, str]) -> None:
+        """The handling chosen on the desk's form at save: 直接办结 with the answer given, 协调办理, or
+        派单 to a lead department (never a default) with assisting departments and a dispatch note.
+        In the save's transaction: a refusal (no department, no answer) saves nothing."""
+        mode = form.get("handling", "")
+        note = form.get("note", "").strip()[:2000]
+        if not mode:
+            return
+        if mode == "immediate":
+            args = {"result": form.get("answer", "")[:20000]}
+            action = st.Action.CLOSE_IMMEDIATELY
+        elif mode == "coordinated":
+            args, action = {"note": note}, st.Action.COORDINATE
+        elif mode == "dispatch":
+            args = {"department": form.get("department", "").strip()[:64], "note": note,
+                    "assist_departments": form.get("assist_departments", "")[:256]}
+            action = st.Action.DISPATCH
+        else:
+            raise HttpError(400, "bad_handling")
+        self.desk.orders.act(session, actor, order, action, args)
+
+    # ---- the inbox: what waits for the signed-in person (a badge on every page, pushed over SSE) -----------
+    def _inbox(self, session: Any, actor: Any) -> dict[str, Any]:
+        from callcenter.workorders import inbox
+
+        sections = inbox.inbox(session, self.desk.orders, actor)
+        return {"count": inbox.count(sections),
+                "sections": {name: [{**order_brief(o, mask=actor.role != Role.DEPARTMENT
+                                                   and not has(actor.role, Perm.ORDER_CREATE)),
+                                     "due": self.desk.orders.due(o)} for o in rows]
+                             for name, rows in sections.items()}}
+
+    @app.route("/inbox.json", methods=["GET"])
+    @guard(Perm.SIGNED_IN)
+    async def inbox_json(self, request: Any) -> bytes:
+        actor = request.actor
+        return send_json(request, await self.desk.db.run_session(lambda s: self._inbox(s, actor)))
+
+    @app.route("/inbox", methods=["GET"])
+    @guard(Perm.SIGNED_IN)
+    async def inbox_page(self, request: Any) -> bytes:
+        actor = request.actor
+        data = await self.desk.db.run_session(lambda s: self._inbox(s, actor))
+        return self.render(request, "inbox.html", **data)
+
+    @app.route("/inbox/events", methods=["GET"])
+    @guard(Perm.SIGNED_IN)
+    async def inbox_events(self, request: Any) -> Any:
+        """The same SSE channel as the desk's, for everyone signed in: an ``inbox`` event when orders
+        moved (the page then fetches its own count)."""
+        stream = self.desk.hub.attach(request, request.actor)
+        stream.send("inbox", {"changed": "connected"})
+        return defer.Deferred()  # never fires: the stream ends when the browser leaves
+
+    # ---- order search ------------------------------------------------------------------------------------
+    @app.route("/orders/search", methods=["GET"])
+    @guard(Perm.ORDER_READ)
+    async def orders_search(self, request: Any) -> Any:
+        """Search by caller number, order number, keyword, department, state and local date range."""
+        from callcenter.workorders.search import Query, search
+
+        actor, zone = request.actor, self.zone
+        given = {k: arg(request, k).strip()[:100] for k in ("caller_number", "number", "keyword", "department",
+                                                             "state", "since", "until")}
+        if given["state"] and given["state"] not in {s.value for s in st.State}:
+            raise HttpError(400, "unknown_state", state=given["state"])
+        if given["department"] and given["department"] not in self.departments:
+            raise HttpError(400, "unknown_department", code=given["department"])
+
+        def start(day: date) -> datetime:  # local midnight as naive UTC, like the database
+            return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
+
+        since = start(_local_date(given["since"])) if given["since"] else None
+        until = start(_local_date(given["until"]) + timedelta(days=1)) if given["until"] else None
+        q = Query(given["caller_number"], given["number"], given["keyword"], given["department"], given["state"],
+                  since, until)
+        mask = not (has(actor.role, Perm.ORDER_CREATE) or actor.role == Role.DEPARTMENT)
+
+        def work(session: Any) -> list[dict[str, Any]]:
+            return [{**order_brief(o, mask=mask), "due": self.desk.orders.due(o)} for o in search(session, actor, q)]
+
+        rows = [] if q.empty() else await self.desk.db.run_session(work)
+        if wants_json(request):
+            return send_json(request, rows)
+        return self.render(request, "orders_search.html", rows=rows, q=given, searched=not q.empty(),
+                           states=[s.value for s in st.State])

@@ -41,6 +41,7 @@ class Desk:
         self.daemon: Daemon | None = None
         self.db: Database = None  # type: ignore[assignment]  # set in start()
         self.screenpop: ScreenPop | None = None
+        self.acw: Any = None  # AfterCallWork, set in start()
         self.started_at = time.time()
 
     # ---- plugin protocol ----------------------------------------------------------------------------
@@ -60,9 +61,10 @@ class Desk:
                      len(days.holidays), len(days.workdays))
         # Load the segmenter's dictionary now, not on the first search an agent makes mid-call.
         self.db.run(tokenizer, self.settings.kb.user_dict)
-        self.screenpop = ScreenPop(self.hub, self._find_call, self._history)
+        self.screenpop = ScreenPop(self.hub, self._find_call, self._history, self._labelled)
         daemon.bus.subscribe("screenpop", self.screenpop.apply)
         daemon.bus.subscribe("desk-voicemail", self._on_event)
+        self._start_after_call_work(daemon)
         daemon.live.subscribe(self._on_live)
         self.hub.start()
         daemon.mount("app", PeopleWeb(self).app.resource())
@@ -88,22 +90,50 @@ class Desk:
         recorder = self.daemon.recorder
         return recorder.calls.get(linkedid) or recorder.ended.get(linkedid)
 
+    def _labelled(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """The pop with the IVR flow files' Chinese labels (current flow version)."""
+        from callcenter.desk.ivr_labels import label_payload
+
+        try:
+            flows = self.daemon.plugin("ivr").registry.current if self.daemon is not None else None
+        except KeyError:
+            flows = None
+        return label_payload(payload, flows)
+
     def _history(self, payload: dict[str, Any]) -> Any:
         from callcenter.desk.views import order_brief
+        from callcenter.store.models import epoch
 
         number = payload.get("caller_number") or ""
         linkedid = payload.get("linkedid")
 
+        keyed = str((payload.get("tags") or {}).get("order_number") or "")
+        asked_digits = "".join(c for c in keyed if c.isdigit())[:32]
+
         def work(session: Any) -> dict[str, Any]:
             h = self.orders.caller_history(session, number)
+            asked = self._asked_order(session, asked_digits) if asked_digits else None
             return {
+                "asked": asked, "asked_digits": asked_digits,
                 "orders": [order_brief(o) for o in h["orders"]],
-                "calls": [{"linkedid": c.linkedid, "started_at": c.started_at, "hotline": c.hotline,
+                "calls": [{"linkedid": c.linkedid, "started_at": epoch(c.started_at), "hotline": c.hotline,
                            "disposition": c.disposition, "answered_by": c.answered_by}
                           for c in h["calls"] if c.linkedid != linkedid],
             }
 
         return self.db.run_session(work)
+
+    def _asked_order(self, session: Any, digits: str) -> dict[str, Any] | None:
+        """The order a caller asked about in the IVR's progress enquiry (key 3): the number keyed in is
+        the receipt's number without its letter prefix, or the whole number if it has none."""
+        from sqlalchemy import select
+
+        from callcenter.desk.views import order_brief
+        from callcenter.workorders.models import WorkOrder
+
+        prefix = self.settings.workorders.number_prefix
+        order = session.scalar(select(WorkOrder).where(WorkOrder.number.in_([prefix + digits, digits])))
+        return None if order is None else {**order_brief(order), "due": self.orders.due(order)}
 
     def _on_event(self, event: Any) -> None:
         from callcenter import events as ev
@@ -127,6 +157,21 @@ class Desk:
     def _on_live(self, kind: str, payload: dict[str, Any]) -> None:
         if kind == "agent":
             self.hub.to_agent(payload["agent"], "agent", payload)
+        if self.acw is not None:
+            self.acw.on_live(kind, payload)
+
+    def _start_after_call_work(self, daemon: Daemon) -> None:
+        from callcenter.acw.service import AfterCallWork
+
+        def execute(command: Any) -> Any:
+            if daemon.telephony is None:
+                raise RuntimeError("telephony is down")
+            return daemon.telephony.execute(command)
+
+        acw = self.settings.after_call_work
+        self.acw = AfterCallWork(acw.seconds, acw.extend_seconds, execute,
+                                 lambda agent, payload: self.hub.to_agent(agent, "acw", payload))
+        daemon.bus.subscribe("acw", self.acw.apply)
 
     def agent_view(self, agent_id: str | None) -> dict[str, Any]:
         """The live state of an agent (logged out when unknown)."""

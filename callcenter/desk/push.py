@@ -96,6 +96,14 @@ class PushHub:
                 n += 1
         return n
 
+    def to_all(self, event: str, data: Any) -> int:
+        """Send to every open stream (each page then asks for its own view, e.g. its inbox count)."""
+        n = 0
+        for stream in list(self.streams):
+            stream.send(event, data)
+            n += 1
+        return n
+
     def _ping(self) -> None:
         for stream in list(self.streams):
             if stream.open:

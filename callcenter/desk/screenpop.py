@@ -41,8 +41,11 @@ class ScreenPop:
     """Turns AgentRung/AgentConnected into 'pop' events on the agent's desk streams."""
 
     def __init__(self, hub: PushHub, find_call: Callable[[str], CallRecord | None],
-                 history: Callable[[dict[str, Any]], Any]) -> None:
+                 history: Callable[[dict[str, Any]], Any],
+                 decorate: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         self.hub = hub
+        # decorate(payload) adds the flow file's labels to IVR steps and tags (identity when absent)
+        self.decorate = decorate or (lambda payload: payload)
         self.find_call = find_call
         # history(payload) → Deferred firing with {"orders": [...], "calls": [...], "duplicates": [...]}
         self.history = history
@@ -65,7 +68,7 @@ class ScreenPop:
 
     def _pop(self, agent: str, linkedid: str, phase: str) -> None:
         call = self.find_call(linkedid)
-        payload = {**call_payload(call, linkedid), "phase": phase, "agent": agent}
+        payload = self.decorate({**call_payload(call, linkedid), "phase": phase, "agent": agent})
         self.current[agent] = payload
         self.pops += 1
         self.hub.to_agent(agent, "pop", payload)
@@ -95,7 +98,7 @@ class ScreenPop:
         # IVR steps or tags that arrive after the pop (rare): refresh the agents showing that call.
         for agent, current in list(self.current.items()):
             if current["linkedid"] == e.linkedid and current["phase"] != "ended":
-                fresh = {**call_payload(self.find_call(e.linkedid), e.linkedid), "phase": current["phase"],
-                         "agent": agent}
+                fresh = self.decorate({**call_payload(self.find_call(e.linkedid), e.linkedid),
+                                       "phase": current["phase"], "agent": agent})
                 self.current[agent] = fresh
                 self.hub.to_agent(agent, "pop_update", fresh)

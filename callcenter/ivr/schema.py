@@ -32,8 +32,13 @@ def _as_tuple(v: object) -> object:
     return (v,) if isinstance(v, str) else v
 
 
+Label = Annotated[str, Field(min_length=1, max_length=40)]
+
+
 class _Node(_Model):
     description: str = ""
+    # What the agent's screen-pop shows for this step (Chinese), instead of the node's identifier.
+    label: str = Field("", max_length=40)
 
 
 class PlayNode(_Node):
@@ -58,8 +63,17 @@ class MenuNode(_Node):
     timeout_prompt: Prompts = ()
     on_invalid: str
     on_timeout: str
+    # What each key means, for the screen-pop ("1": 政策咨询); keys must be keys of ``choices``.
+    choice_labels: dict[str, Label] = {}
 
     _prompts = field_validator("prompt", "invalid_prompt", "timeout_prompt", mode="before")(_as_tuple)
+
+    @model_validator(mode="after")
+    def _labels_are_choices(self) -> MenuNode:
+        extra = sorted(set(self.choice_labels) - set(self.choices))
+        if extra:
+            raise ValueError(f"choice_labels names keys that are not choices: {extra}")
+        return self
 
     @field_validator("choices")
     @classmethod
@@ -120,7 +134,16 @@ class TagNode(_Node):
 
     type: Literal["tag"]
     tags: dict[str, str] = Field(min_length=1)
+    # Words for the screen-pop: a tag's name or value → its label ({category: 来电类别, consultation: 咨询}).
+    labels: dict[str, Label] = {}
     next: str
+
+    @model_validator(mode="after")
+    def _labels_name_tags(self) -> TagNode:
+        extra = sorted(set(self.labels) - set(self.tags) - set(self.tags.values()))
+        if extra:
+            raise ValueError(f"labels names neither a tag nor a tag value of this node: {extra}")
+        return self
 
     @field_validator("tags", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from twisted.web.resource import Resource
@@ -84,7 +85,10 @@ def make_site(daemon: Daemon) -> Site:
     root.putChild(b"ops", ops)
     for prefix, resource in mounts.items():
         root.putChild(prefix.encode(), resource)
-    site = Site(root)
+    # Access lines go to a file in the data directory, not the console (the console is for the daemon's own log).
+    data = Path(daemon.config.data_path)
+    data.mkdir(parents=True, exist_ok=True)
+    site = Site(root, logPath=str(data / "access.log"))
     desk = getattr(daemon.config, "desk", None)
     site.requestFactory = type("Request", (_LimitedRequest,), {
         "max_body": desk.max_body_bytes if desk is not None else _LimitedRequest.max_body,

@@ -38,7 +38,7 @@ DUE_FILTERS = ("flagged", "due_soon", "overdue")
 # Fields a person or platform may set, with their longest length.
 EDITABLE: dict[str, int] = {
     "caller_number": 80, "caller_name": 128, "contact": 128, "district": 64, "address": 256, "category": 64,
-    "urgency": 16, "title": 200, "content": 20000, "hotline": 64,
+    "urgency": 16, "title": 200, "content": 20000, "hotline": 64, "request_type": 16,
 }
 # Front desk may edit an order's request details in these states (later, the text is what was handed on).
 EDITABLE_STATES = frozenset({st.State.CREATED, st.State.REGISTERED, st.State.COORDINATING, st.State.RETURNED})
@@ -98,6 +98,8 @@ class Services:
             out[name] = text
         if out.get("category") and out["category"] not in self.settings.category_codes():
             raise st.WorkOrderError("unknown_category", code=out["category"])
+        if out.get("request_type") and out["request_type"] not in self.settings.request_type_codes():
+            raise st.WorkOrderError("unknown_request_type", code=out["request_type"])
         if "urgency" in out and out["urgency"] not in URGENCIES:
             raise st.WorkOrderError("bad_urgency", allowed=Terms("urgency", URGENCIES))
         if "urgency" in out and not out["urgency"]:
@@ -318,10 +320,20 @@ class Services:
             if order.department and order.department != new_dept:
                 detail["previous_department"] = order.department
             order.department = new_dept
+            if args.get("assist_departments") is not None:
+                assist = [self._department(c.strip()) for c in str(args["assist_departments"]).split(",") if c.strip()]
+                assist = [c for c in dict.fromkeys(assist) if c != new_dept]
+                order.assist_departments = ",".join(assist)
+                detail["assist_departments"] = order.assist_departments
             if order.dispatched_at is None:
                 order.dispatched_at = now
                 # The department's clock starts at the first dispatch; returns do not restart it.
                 order.deadline_at = self.calendar.deadline(now, limit_for(self.settings, "dispatch", order.urgency))
+        elif action == st.Action.RECALL:
+            # back at the front desk: the department no longer sees it; its deadline clock keeps running
+            detail["previous_department"] = order.department
+            order.department = None
+            order.assist_departments = ""
         elif action == st.Action.COORDINATE:
             order.deadline_at = self.calendar.deadline(order.registered_at or now,
                                                        limit_for(self.settings, "coordinated"))

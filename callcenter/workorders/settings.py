@@ -29,6 +29,28 @@ class Department(_Model):
     name_en: str = ""
 
 
+class RequestType(_Model):
+    """A kind of request (诉求类型): what the citizen wants, independent of the subject (category)."""
+
+    code: str
+    name: str
+    name_en: str = ""
+
+
+def _default_request_types() -> tuple[RequestType, ...]:
+    r = RequestType
+    return (r(code="consult", name="咨询", name_en="Enquiry"), r(code="help", name="求助", name_en="Request for help"),
+            r(code="complaint", name="投诉", name_en="Complaint"), r(code="report", name="举报", name_en="Report"),
+            r(code="suggestion", name="建议", name_en="Suggestion"), r(code="praise", name="表扬", name_en="Praise"))
+
+
+# The department an order of a category usually goes to (a suggestion at dispatch, never a default).
+DEFAULT_CATEGORY_DEPARTMENTS = {
+    "housing.fund": "fund", "housing": "housing", "social": "hrss", "transport": "transport", "market": "market",
+    "environment": "ecology", "public": "utilities",
+}
+
+
 class TimeLimit(_Model):
     """A deadline: whole working days (holidays and weekends skipped) and/or natural hours."""
 
@@ -107,6 +129,9 @@ class WorkOrderSettings(_Model):
     categories: tuple[Category, ...] = Field(default_factory=_default_categories)
     departments: tuple[Department, ...] = Field(default_factory=_default_departments)
     districts: tuple[str, ...] = DEFAULT_DISTRICTS
+    request_types: tuple[RequestType, ...] = Field(default_factory=_default_request_types)
+    # Category code (or a parent's) → department code suggested at dispatch.
+    category_departments: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_CATEGORY_DEPARTMENTS))
     # Time limits per handling mode; dispatched orders may be shortened by urgency.
     deadlines: dict[str, TimeLimit] = Field(default_factory=lambda: {
         "immediate": TimeLimit(hours=2),
@@ -160,6 +185,10 @@ class WorkOrderSettings(_Model):
         if doubles:
             raise ValueError(f"category codes must be unique in the whole tree; repeated: {sorted(set(doubles))}")
         codes = [d.code for d in self.departments]
+        unknown = {k: v for k, v in self.category_departments.items() if v not in codes}
+        # The built-in suggestions fit the built-in departments; a deployment's own list must fit its own.
+        if unknown and "category_departments" in self.model_fields_set:
+            raise ValueError(f"category_departments names unknown departments: {unknown}")
         if len(codes) != len(set(codes)):
             repeated = sorted({c for c in codes if codes.count(c) > 1})
             raise ValueError(f"department codes must be unique; repeated: {repeated}")
@@ -179,6 +208,19 @@ class WorkOrderSettings(_Model):
 
     def department_codes(self) -> dict[str, Department]:
         return {d.code: d for d in self.departments}
+
+    def request_type_codes(self) -> dict[str, RequestType]:
+        return {r.code: r for r in self.request_types}
+
+    def suggested_department(self, category: str) -> str:
+        """The department usually in charge of ``category`` (its own entry or its nearest parent's); '' if none."""
+        code = category
+        while code:
+            if code in self.category_departments:
+                dept = self.category_departments[code]
+                return dept if dept in self.department_codes() else ""
+            code = code.rpartition(".")[0]
+        return ""
 
 
 class BootstrapUser(_Model):
@@ -213,6 +255,14 @@ class PublicUploadLimits(_Model):
     per_address_day_files: int = Field(default=30, ge=0)
 
 
+class AfterCallWorkSettings(_Model):
+    """After-call work (话后处理): after each queue call the desk pauses the agent with reason
+    ``wrap-up`` for ``seconds`` (0: off), extendable once by ``extend_seconds``, ended by "ready"."""
+
+    seconds: int = Field(30, ge=0, le=3600)
+    extend_seconds: int = Field(60, ge=0, le=3600)
+
+
 class DeskSettings(_Model):
     """The people-facing web: sessions, throttling, languages, users created at start."""
 
@@ -242,6 +292,7 @@ class DeskSettings(_Model):
     users: tuple[BootstrapUser, ...] = ()
     workorders: WorkOrderSettings = WorkOrderSettings()
     kb: KbSettings = KbSettings()
+    after_call_work: AfterCallWorkSettings = AfterCallWorkSettings()
 
     @field_validator("pause_reasons")
     @classmethod

@@ -53,6 +53,8 @@ class Action(StrEnum):
     ARCHIVE = "archive"
     MERGE = "merge"
     DISCARD = "discard"
+    RECALL = "recall"  # 撤回: the front desk takes a dispatched order back before the department accepts it
+    REMIND = "remind"  # 催办: the front desk presses the department (the order stays where it is)
 
 
 # Roles (see callcenter.auth.roles); repeated here as plain strings to keep this module standalone.
@@ -90,8 +92,11 @@ TRANSITIONS: dict[tuple[State, Action], Transition] = {
     (S.COORDINATING, A.DISPATCH): T(S.DISPATCHED, FRONT_DESK, ("department",), mode="dispatch"),
     (S.DISPATCHED, A.ACCEPT): T(S.ACCEPTED, DEPT_SIDE, own_department=True),
     (S.DISPATCHED, A.RETURN): T(S.RETURNED, DEPT_SIDE, ("reason",), own_department=True),
+    (S.DISPATCHED, A.RECALL): T(S.REGISTERED, FRONT_DESK, ("reason",)),
+    (S.DISPATCHED, A.REMIND): T(S.DISPATCHED, FRONT_DESK, ("reason",)),
     (S.ACCEPTED, A.RETURN): T(S.RETURNED, DEPT_SIDE, ("reason",), own_department=True),
     (S.ACCEPTED, A.HANDLE): T(S.HANDLED, DEPT_SIDE, ("result",), own_department=True),
+    (S.ACCEPTED, A.REMIND): T(S.ACCEPTED, FRONT_DESK, ("reason",)),
     (S.RETURNED, A.REDISPATCH): T(S.DISPATCHED, FRONT_DESK, ("department",), mode="dispatch"),
     (S.HANDLED, A.REVIEW): T(S.FOLLOW_UP, FRONT_DESK),
     (S.HANDLED, A.RETURN): T(S.ACCEPTED, FRONT_DESK, ("reason",)),

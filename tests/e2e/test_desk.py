@@ -101,7 +101,8 @@ def test_call_screen_pop_order_dispatch_return_redispatch(desk: Stack, browser: 
         nodes = [steps.nth(i).get_attribute("data-node") for i in range(steps.count())]
         assert "menu" in nodes and "queue-main" in nodes, nodes
         assert page.locator('#pop-ivr li[data-node="menu"]').inner_text() == "menu → 1"
-        assert "category=consultation" in page.inner_text("#pop-tags")
+        # tags in the words the flow files give them (the shipped flows label category/consultation)
+        assert "来电类别：咨询" in page.inner_text("#pop-tags")
         # the new order is pre-filled from the call
         assert page.input_value("#f-caller_number") == "13912345678"
         assert page.input_value("#f-caller_name") == HTML_NAME
@@ -575,11 +576,12 @@ def test_platform_moves_its_departments_orders_through_the_api(desk: Stack) -> N
     # illegal moves are refused with the reason (Chinese by default, English on request), nothing changes
     act = f"/api/v1/orders/{number}/actions"
     code, body = s.http(act, token=token, method="POST", body={"action": "handle", "result": "x"})
-    assert (code, body) == (409, {"error": "工单当前为“已交办”，不能“办复”；现在可以：签收、回退",
+    assert (code, body) == (409, {"error": "工单当前为“已交办”，不能“办复”；现在可以：签收、回退、撤回、催办",
                                   "error_id": "illegal_transition"})
     code, body = s.http(act, token=token, method="POST", body={"action": "handle", "result": "x"},
                         headers={"Accept-Language": "en-US,en;q=0.9"})
-    assert body["error"] == 'the order is dispatched: "Report handled" is not possible now; possible: Accept, Return'
+    assert body["error"] == ('the order is dispatched: "Report handled" is not possible now; '
+                             'possible: Accept, Return, Recall, Remind')
     code, body = s.http(act, token=token, method="POST", body={"action": "accept", "state": "closed"})
     assert (code, body["error_id"]) == (400, "unknown_fields") and body["error"].startswith("未知字段：state")
     code, body = s.http(act, token=token, method="POST", body={"action": "fly"})

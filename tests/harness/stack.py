@@ -125,6 +125,8 @@ class Stack:
             ],
             "ivr": ivr.ivr_config(workdir),
             "agents": [a.model_dump(mode="json") for a in agent_cfgs],
+            # after-call work off: tests place calls back to back (test_desk_workflow turns it on)
+            "desk": {**base["desk"], "after_call_work": {**base["desk"]["after_call_work"], "seconds": 0}},
         }
         for key, value in (overrides or {}).items():
             data[key] = value
