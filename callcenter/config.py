@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from callcenter.sms.settings import SmsSettings
 from callcenter.workorders.settings import DeskSettings
 
 
@@ -205,6 +206,8 @@ class Config(_Model):
     secrets_file: str | None = None
     # Agent desktop, work orders, knowledge base, online submissions (callcenter.desk).
     desk: DeskSettings = DeskSettings()
+    # SMS service: gateway (Kannel), outbox, templates (callcenter.sms).
+    sms: SmsSettings = SmsSettings()
 
     @property
     def data_path(self) -> Path:
@@ -312,6 +315,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
 SECRET_FIELDS: dict[str, Any] = {
     "ami": {"secret"}, "web": {"secret_key", "ops_token"}, "agent_passwords": True,
     "desk": {"users": {"__all__": {"password"}}},
+    "sms": {"callback_token": True, "kannel": {"password", "admin_password"}},
 }
 
 
