@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from callcenter import __version__
-from callcenter.cli import agent, ami, calls, db, ivr, kb, kpi, order, queue, run, sandbox, user
+from callcenter.cli import agent, ami, calls, db, ivr, kb, kpi, order, queue, run, sandbox, sms, user
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,7 +18,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
-for module in (run, sandbox, db, agent, queue, kpi, ami, calls, ivr, user, order, kb):
+for module in (run, sandbox, db, agent, queue, kpi, ami, calls, ivr, user, order, kb, sms):
     module.register(cli)
 
 

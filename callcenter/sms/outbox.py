@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from callcenter.logs import mask_number
@@ -230,16 +229,10 @@ def enqueue(session: Session, settings: SmsSettings, number: str, body: str, key
     m = SmsMessage(idempotency_key=key, number=number, template=template, body=body, encoding=seg.encoding,
                    segments=seg.segments, order_number=order_number, state=PENDING, attempts=0,
                    next_attempt_at=now, created_at=now, updated_at=now, created_by=created_by[:64])
-    try:
-        with session.begin_nested():
-            session.add(m)
-            session.flush()
-    except IntegrityError:
-        # Someone queued the same key meanwhile: theirs is the record.
-        existing = session.scalar(select(SmsMessage).where(SmsMessage.idempotency_key == key))
-        if existing is None:
-            raise
-        return existing, False
+    # A concurrent enqueue of the same key fails this flush on the unique key (the caller's
+    # transaction rolls back; retried, it finds the row above): recorded once either way.
+    session.add(m)
+    session.flush()
     _event(session, m, "queued", now, {"by": created_by[:64]})
     _order_note(session, m, now)
     if is_opted_out(session, number):

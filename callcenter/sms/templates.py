@@ -42,9 +42,11 @@ SAMPLES = {
 }
 
 SPECS: dict[str, TemplateSpec] = {s.name: s for s in (
-    TemplateSpec("order_receipt", "【12345热线】您反映的问题已受理，工单号{order_number}，可凭工单号查询办理进度。回复TD退订",
+    TemplateSpec("order_receipt",
+                 "【12345热线】您反映的问题已受理，工单号{order_number}，可凭工单号查询办理进度。回复TD退订",
                  frozenset({"order_number"}), frozenset({"hotline"})),
-    TemplateSpec("callback_notice", "【12345热线】您的工单{order_number}已办理，我们将在{callback_time}前回访，请留意来电。回复TD退订",
+    TemplateSpec("callback_notice",
+                 "【12345热线】您的工单{order_number}已办理，我们将在{callback_time}前回访，请留意来电。回复TD退订",
                  frozenset({"order_number", "callback_time"}), frozenset({"hotline"})),
     TemplateSpec("survey_link", "【12345热线】请对工单{order_number}的办理情况评价：{survey_url} 回复TD退订",
                  frozenset({"order_number", "survey_url"}), frozenset({"hotline"})),
