@@ -164,6 +164,7 @@ def opt_in(session: Session, number: str) -> bool:
     if row is None:
         return False
     session.delete(row)
+    session.flush()
     return True
 
 

@@ -125,6 +125,10 @@ class Stack:
             ],
             "ivr": ivr.ivr_config(workdir),
             "agents": [a.model_dump(mode="json") for a in agent_cfgs],
+            # Kannel's boxes: +13 admin, +14 bearerbox↔smsbox, +15 fake SMSC link, +16 sendsms
+            "sms": {**base["sms"], "kannel": {**base["sms"]["kannel"], "admin_port": ports.base + 13,
+                                              "smsbox_port": ports.base + 14, "fake_smsc_port": ports.base + 15,
+                                              "sendsms_port": ports.base + 16}},
         }
         for key, value in (overrides or {}).items():
             data[key] = value
