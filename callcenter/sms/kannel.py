@@ -102,6 +102,11 @@ class FakeSms:
 _LINE = re.compile(r"Got message \d+: <(\S+) (\S+) (\S+) (.*)>\s*$")
 
 
+def _bytes(printed: str) -> bytes:
+    """fakesmsc prints binary data URL-encoded with '+' for a 0x20 byte."""
+    return unquote_to_bytes(printed.replace("+", " "))
+
+
 def read_fake_smsc(path: Path) -> list[FakeSms]:
     """The messages in a fakesmsc output file, in order; concatenated parts joined by reference."""
     out: list[FakeSms] = []
@@ -118,7 +123,7 @@ def read_fake_smsc(path: Path) -> list[FakeSms]:
         if kind == "text":
             out.append(FakeSms(sender, to, unquote_to_bytes(rest).decode("utf-8", "replace"), 1))
         elif kind == "ucs-2":
-            out.append(FakeSms(sender, to, unquote_to_bytes(rest).decode("utf-16-be", "replace"), 1))
+            out.append(FakeSms(sender, to, _bytes(rest).decode("utf-16-be", "replace"), 1))
         elif kind == "udh":
             udh_s, _, data = rest.partition(" data ")
             udh = unquote_to_bytes(udh_s)
@@ -126,7 +131,7 @@ def read_fake_smsc(path: Path) -> list[FakeSms]:
                 continue
             ref, total, seq = udh[3], udh[4], udh[5]
             parts = pending.setdefault((to, ref), {})
-            parts[seq] = unquote_to_bytes(data)
+            parts[seq] = _bytes(data)
             if len(parts) == total:
                 del pending[(to, ref)]
                 raw = b"".join(parts[i] for i in sorted(parts))
@@ -252,8 +257,19 @@ class KannelBoxes:
         """The citizen ``sender`` texts us (through the fake SMSC)."""
         kind = "text" if text.isascii() else "ucs2"
         data = text if kind == "text" else "".join(f"%{b:02X}" for b in text.encode("utf-16-be"))
+        sent_before = self._mo_count()
         with open(self.fifo, "w") as f:
             f.write(f"{sender} {to or self.settings.sender} {kind} {data}\n")
+        # fakesmsc takes one line per read: wait for it before the next line.
+        deadline = time.monotonic() + 5
+        while self._mo_count() <= sent_before and time.monotonic() < deadline:
+            time.sleep(0.05)
+
+    def _mo_count(self) -> int:
+        try:
+            return self.fake_log.read_text("latin-1").count("fakesmsc: sent message")
+        except FileNotFoundError:
+            return 0
 
     def running(self) -> bool:
         return self._pid("bearerbox") is not None

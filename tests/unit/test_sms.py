@@ -333,6 +333,7 @@ def test_fake_smsc_log_is_read_back(tmp_path: Path) -> None:
         "2026 [1] [0] DEBUG: Got message 1: <12345 13900001111 ucs-2 %60%A8Y%7D>\n"
         "2026 [1] [0] DEBUG: Got message 2: <12345 13900001111 udh %05%00%03%01%02%02 data N-N->\n"
         "2026 [1] [0] DEBUG: Got message 3: <12345 13900001111 udh %05%00%03%01%02%01 data %00x>\n"
-        "2026 [1] [0] DEBUG: Got message 4: <12345 13900001111 text hello>\n", "latin-1")
+        "2026 [1] [0] DEBUG: Got message 4: <12345 13900001111 text hello>\n"
+        "2026 [1] [0] DEBUG: Got message 5: <12345 13900001111 ucs-2 f+>\n", "latin-1")
     got = read_fake_smsc(log)
-    assert [(m.text, m.parts) for m in got] == [("您好", 1), ("x中中", 2), ("hello", 1)]
+    assert [(m.text, m.parts) for m in got] == [("您好", 1), ("x中中", 2), ("hello", 1), ("映", 1)]
