@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from callcenter.logs import mask_number
@@ -69,6 +69,8 @@ TRANSITIONS: dict[tuple[str, str], str] = {
     (FAILED, "dlr_ack"): FAILED,
     (FAILED, "dlr_failed"): FAILED,
 }
+
+ACCEPTED_REPLY = "accepted"
 
 # Kannel DLR types: 1 delivered, 2 failed, 4 buffered, 8 SMSC accepted, 16 SMSC rejected.
 DLR_EVENTS = {1: "dlr_delivered", 2: "dlr_failed", 4: "dlr_ack", 8: "dlr_ack", 16: "dlr_failed"}
@@ -300,16 +302,40 @@ def claim(session: Session, settings: SmsSettings, now: datetime, limit: int) ->
             m.last_error = "rate limited (per number)"
             continue
         sent_counts[m.number] = sent_counts.get(m.number, 0) + 1
-        _move(session, m, "claim", now)
-        m.claimed_at = now
-        m.attempts += 1
         out.append(OutgoingSms(m.id, m.number, m.body, 2 if m.encoding == "ucs2" else 0, m.segments))
-    return out
+    if not out:
+        return []
+    # One statement for the batch (no event per attempt: the row counts its attempts); only rows
+    # still pending are taken, so two dispatchers never claim the same row.
+    session.flush()
+    step(PENDING, "claim")
+    claimed = set(session.scalars(
+        update(SmsMessage).where(SmsMessage.id.in_([m.id for m in out]), SmsMessage.state == PENDING)
+        .values(state=SENDING, claimed_at=now, updated_at=now, attempts=SmsMessage.attempts + 1)
+        .returning(SmsMessage.id), execution_options={"synchronize_session": False}))
+    session.expire_all()
+    return [m for m in out if m.id in claimed]
 
 
 def record(session: Session, settings: SmsSettings, results: Iterable[tuple[int, SendResult]], now: datetime) -> None:
     """Store the gateway's answers (one transaction for a batch)."""
+    results = list(results)
+    accepted = {mid: res for mid, res in results if res.outcome == ACCEPTED}
+    done: set[int] = set()
+    if accepted:
+        # The common case in one statement: accepted rows still 'sending' become 'sent'.
+        step(SENDING, "accepted")
+        done = set(session.scalars(
+            update(SmsMessage).where(SmsMessage.id.in_(list(accepted)), SmsMessage.state == SENDING)
+            .values(state=SENT, sent_at=now, updated_at=now, last_error="", gateway_reply=ACCEPTED_REPLY)
+            .returning(SmsMessage.id), execution_options={"synchronize_session": False}))
+        if done:
+            session.execute(insert(SmsEvent), [{"message_id": mid, "kind": SENT, "at": now,
+                                                "detail": {"reply": accepted[mid].reply[:200]}} for mid in done])
+        session.expire_all()
     for mid, res in results:
+        if mid in done:
+            continue
         m = session.get(SmsMessage, mid)
         if m is None or m.state not in (SENDING, DELIVERED, FAILED):
             continue  # reclaimed meanwhile: its newer attempt will be recorded
@@ -337,21 +363,45 @@ def apply_dlr(session: Session, message_id: int, dlr_type: int, foreign_id: str 
               now: datetime | None = None) -> str | None:
     """A delivery report for our message ``message_id``; the new state (None: unknown message).
     Reports of a kind already recorded change nothing (the gateway may call back twice)."""
+    return apply_dlrs(session, [(message_id, dlr_type, foreign_id)], now)[0]
+
+
+def apply_dlrs(session: Session, reports: list[tuple[int, int, str]], now: datetime | None = None) -> list[str | None]:
+    """Many reports (id, type, foreign id) in one pass: two reads and one insert for the batch."""
     now = now or now_utc()
-    event = DLR_EVENTS.get(dlr_type)
-    m = session.get(SmsMessage, message_id, with_for_update=True)
-    if m is None or event is None:
-        return None
-    if foreign_id and not m.gateway_id:
-        m.gateway_id = foreign_id[:64]
-    if (m.state, event) not in TRANSITIONS:
-        return m.state
-    if not _event(session, m, f"dlr_{dlr_type}", now, {"fid": foreign_id[:64]}):
-        return m.state
-    _move(session, m, event, now)
-    if m.state == DELIVERED and m.delivered_at is None:
-        m.delivered_at = now
-    return m.state
+    ids = {mid for mid, _t, _f in reports}
+    msgs = {m.id: m for m in session.scalars(select(SmsMessage).where(SmsMessage.id.in_(ids)))}
+    seen = {(mid, kind) for mid, kind in session.execute(
+        select(SmsEvent.message_id, SmsEvent.kind).where(SmsEvent.message_id.in_(ids))).all()}
+    new_events: list[dict[str, Any]] = []
+    out: list[str | None] = []
+    for mid, dlr_type, foreign_id in reports:
+        event, m = DLR_EVENTS.get(dlr_type), msgs.get(mid)
+        if m is None or event is None:
+            out.append(None)
+            continue
+        if foreign_id and not m.gateway_id:
+            m.gateway_id = foreign_id[:64]
+        kind = f"dlr_{dlr_type}"
+        if (m.state, event) not in TRANSITIONS or (mid, kind) in seen:
+            out.append(m.state)
+            continue
+        seen.add((mid, kind))
+        new_events.append({"message_id": mid, "kind": kind, "at": now, "detail": {"fid": foreign_id[:64]}})
+        old = m.state
+        m.state = step(old, event)
+        m.updated_at = now
+        if m.state == DELIVERED and m.delivered_at is None:
+            m.delivered_at = now
+        if m.state != old and (mid, m.state) not in seen:
+            seen.add((mid, m.state))
+            new_events.append({"message_id": mid, "kind": m.state, "at": now, "detail": {}})
+            if m.state in (DELIVERED, FAILED):
+                _order_note(session, m, now)
+        out.append(m.state)
+    if new_events:
+        session.execute(insert(SmsEvent), new_events)
+    return out
 
 
 def receive_mo(session: Session, settings: SmsSettings, number: str, to: str, text: str,

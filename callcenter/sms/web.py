@@ -29,6 +29,7 @@ class GroupCommit:
     answered only once its batch is committed, so a report acknowledged to the gateway is stored."""
 
     def __init__(self, db: Database, apply: Any, delay_s: float = 0.02, max_items: int = 500) -> None:
+        # apply(session, items) -> one result per item, in order
         self.db, self.apply, self.delay_s, self.max_items = db, apply, delay_s, max_items
         self.items: list[tuple[Any, Any]] = []
         self.call: Any = None
@@ -53,7 +54,7 @@ class GroupCommit:
             return
 
         def work(session: Any) -> list[Any]:
-            return [self.apply(session, item) for item, _d in items]
+            return list(self.apply(session, [item for item, _d in items]))
 
         def done(results: list[Any]) -> None:
             for (_item, d), result in zip(items, results, strict=True):
@@ -77,7 +78,7 @@ class CallbackWeb:
         self.db = db
         self.settings = settings
         self.on_change = on_change
-        self.dlrs = GroupCommit(db, lambda s, r: outbox.apply_dlr(s, *r))
+        self.dlrs = GroupCommit(db, outbox.apply_dlrs)
 
     def _token_ok(self, token: str) -> bool:
         want = self.settings.callback_token
