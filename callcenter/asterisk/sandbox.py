@@ -344,8 +344,8 @@ class Sandbox:
         try:
             self.kannel.start()
         except KannelError as exc:
-            self.stop()
-            raise SandboxError(str(exc)) from exc
+            # Calls must not depend on the SMS gateway: Asterisk stays up, the outbox keeps the messages.
+            logging.getLogger(__name__).error("sandbox: Kannel did not start: %s", exc)
 
     def console_tail(self, lines: int = 30) -> str:
         try:
