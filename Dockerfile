@@ -23,9 +23,11 @@ ENV DEBIAN_FRONTEND=noninteractive \
     CALLCENTER_CONFIG=/etc/callcenter/callcenter.yaml \
     CALLCENTER_DATA_DIR=/var/lib/callcenter
 
-# graphviz: `callcenter ivr show`; espeak-ng + sox: Mandarin placeholder prompts (scripts/make-prompts)
+# graphviz: `callcenter ivr show`; espeak-ng + sox: Mandarin placeholder prompts (scripts/make-prompts);
+# kannel: the SMS gateway (bearerbox, smsbox; kannel-extras: its fake SMSC), as scripts/install-kannel
 RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 python3-venv ca-certificates graphviz espeak-ng sox \
+    kannel kannel-extras \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /opt/callcenter

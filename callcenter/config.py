@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from callcenter import yamlfiles
+from callcenter.sms.settings import SmsSettings
 from callcenter.workorders.settings import DeskSettings
 
 
@@ -327,6 +328,8 @@ class Config(_Model):
     # Agent desktop, work orders, knowledge base, online submissions (callcenter.desk).
     desk: DeskSettings = DeskSettings()
     callctl: CallControlConfig = CallControlConfig()
+    # SMS service: gateway (Kannel), outbox, templates (callcenter.sms).
+    sms: SmsSettings = SmsSettings()
 
     @property
     def data_path(self) -> Path:
@@ -438,6 +441,7 @@ def load_config(path: str | os.PathLike[str] | None = None, env: dict[str, str] 
 SECRET_FIELDS: dict[str, Any] = {
     "ami": {"secret"}, "agi": {"secret"}, "web": {"secret_key", "ops_token"}, "agent_passwords": True,
     "desk": {"users": {"__all__": {"password"}}},
+    "sms": {"callback_token": True, "kannel": {"password", "admin_password"}},
 }
 
 

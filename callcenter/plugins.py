@@ -20,6 +20,7 @@ PLUGINS: list[str] = [
     "callcenter.desk.plugin:make_plugin",
     "callcenter.callctl.plugin:make_plugin",
     "callcenter.staffing.plugin:StaffingPlugin",
+    "callcenter.sms.plugin:make_plugin",
 ]
 
 

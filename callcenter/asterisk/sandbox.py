@@ -12,6 +12,7 @@ is valid on the host as well.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import shutil
@@ -21,6 +22,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 import yaml
@@ -161,6 +163,12 @@ class Sandbox:
         passwords = dict(config.agent_passwords)
         for a in config.agents:
             passwords[a.id] = gen(("agent_passwords", a.id), config.agent_password(a.id))
+        sms = config.sms
+        sms_secrets = {"callback_token": gen(("sms", "callback_token"), sms.callback_token),
+                       "kannel": {**sms.kannel.model_dump(),
+                                  "password": gen(("sms", "kannel", "password"), sms.kannel.password),
+                                  "admin_password": gen(("sms", "kannel", "admin_password"),
+                                                        sms.kannel.admin_password)}}
         if changed:
             files.write_private(self.secrets_file, yaml.safe_dump(stored, sort_keys=True))
         files.make_private(self.secrets_file)
@@ -169,6 +177,7 @@ class Sandbox:
             web={**config.web.model_dump(), "secret_key": web_key, "ops_token": ops_token},
             agi={**config.agi.model_dump(), "secret": agi_secret},
             agent_passwords=passwords,
+            sms={**sms.model_dump(), **sms_secrets},
         )
 
     # ---- rendering ---------------------------------------------------------------
@@ -325,10 +334,35 @@ class Sandbox:
                 )
             if self._ami_answers():
                 if self._fully_booted():
+                    self._start_kannel()
                     return
             time.sleep(0.1)
         self.stop()
         raise SandboxError(f"Asterisk did not answer on AMI within {timeout} s:\n{self.console_tail()}")
+
+    # ---- the SMS gateway (Kannel with its fake SMSC as the carrier) ------------------
+    @property
+    def kannel(self) -> Any:
+        from callcenter.sms.kannel import KannelBoxes
+        from callcenter.sms.plugin import callback_base
+
+        c = self.config
+        return KannelBoxes(c.sms, self.run_dir / "kannel", f"{callback_base(c)}/mo/{c.sms.callback_token}")
+
+    def _start_kannel(self) -> None:
+        from callcenter.sms.kannel import KannelError, installed
+
+        if not (self.config.sms.enabled and self.config.sms.kannel.sandbox):
+            return
+        if not installed():
+            logging.getLogger(__name__).warning(
+                "sandbox: Kannel is not installed (scripts/install-kannel); SMS stay in the outbox")
+            return
+        try:
+            self.kannel.start()
+        except KannelError as exc:
+            # Calls must not depend on the SMS gateway: Asterisk stays up, the outbox keeps the messages.
+            logging.getLogger(__name__).error("sandbox: Kannel did not start: %s", exc)
 
     def console_tail(self, lines: int = 30) -> str:
         try:
@@ -363,7 +397,8 @@ class Sandbox:
         return res.stdout + res.stderr
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop Asterisk: a clean 'core stop now', then SIGTERM, then SIGKILL."""
+        """Stop Asterisk: a clean 'core stop now', then SIGTERM, then SIGKILL (and Kannel)."""
+        self.kannel.stop()
         pid = self._running_pid()
         if pid is None:
             self._reap()

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "order": ("callcenter.cli.order", "Work orders (工单)."),
     "kb": ("callcenter.cli.kb", "Knowledge base (知识库)."),
     "call": ("callcenter.cli.call", "Call controls: hang up, hold, transfer, three-way, click-to-call, listen-in."),
+    "sms": ("callcenter.cli.sms", "SMS (短信): send, list, status, templates, opt-outs."),
     "staffing": ("callcenter.cli.staffing", "Staffing to the 15-second target: forecast, agents needed."),
 }
 

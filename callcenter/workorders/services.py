@@ -44,6 +44,10 @@ EDITABLE: dict[str, int] = {
 EDITABLE_STATES = frozenset({st.State.CREATED, st.State.REGISTERED, st.State.COORDINATING, st.State.RETURNED})
 
 
+# Called in the registering transaction once an order is registered (the SMS receipt); plugins add to it.
+AFTER_REGISTER: list[Callable[[Session, WorkOrder], None]] = []
+
+
 class NotFound(st.WorkOrderError):
     code = 404
 
@@ -368,6 +372,9 @@ class Services:
         order.updated_at = now
         self._event(session, order, actor, action.value, from_state.value, detail, at=now)
         self._sync_voicemail(session, order, t.to)
+        if action == st.Action.REGISTER:
+            for hook in AFTER_REGISTER:
+                hook(session, order)
         session.flush()
         return order
 

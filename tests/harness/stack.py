@@ -127,6 +127,10 @@ class Stack:
             "agents": [a.model_dump(mode="json") for a in agent_cfgs],
             # after-call work off: tests place calls back to back (test_desk_workflow turns it on)
             "desk": {**base["desk"], "after_call_work": {**base["desk"]["after_call_work"], "seconds": 0}},
+            # Kannel's boxes: +13 admin, +14 bearerbox↔smsbox, +15 fake SMSC link, +16 sendsms
+            "sms": {**base["sms"], "kannel": {**base["sms"]["kannel"], "admin_port": ports.base + 13,
+                                              "smsbox_port": ports.base + 14, "fake_smsc_port": ports.base + 15,
+                                              "sendsms_port": ports.base + 16}},
         }
         for key, value in (overrides or {}).items():
             data[key] = value
