@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from callcenter.audit.settings import AuditSettings
 from callcenter.workorders.settings import DeskSettings
 
 
@@ -205,6 +206,7 @@ class Config(_Model):
     secrets_file: str | None = None
     # Agent desktop, work orders, knowledge base, online submissions (callcenter.desk).
     desk: DeskSettings = DeskSettings()
+    audit: AuditSettings = AuditSettings()
 
     @property
     def data_path(self) -> Path:

@@ -1,5 +1,6 @@
 """Import every module that declares tables, so the metadata (and Alembic) sees them all."""
 
+from callcenter.audit import models as audit_models  # noqa: F401
 from callcenter.auth import models as auth_models  # noqa: F401
 from callcenter.kb import models as kb_models  # noqa: F401
 from callcenter.store import models  # noqa: F401

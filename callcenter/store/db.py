@@ -41,6 +41,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # every change to an audited table is chained into audit_log in the same transaction
+        from callcenter.audit.chain import install
+
+        install(self.sessionmaker)
         self.max_threads = max_threads
         self._pool: Any = None
 

@@ -1,0 +1,281 @@
+"""The hash chain: canonical JSON, appending entries, and the session hooks that audit every change.
+
+Services need no change: :func:`install` listens to the ORM (``after_flush`` for objects, ``do_orm_execute``
+for bulk UPDATE/DELETE statements) and appends one entry per changed row of an audited table, on the same
+connection, so the entry commits or rolls back with the change. Each stream is one chain: an entry's
+hash is SHA-256 over the canonical JSON of its fields and the previous entry's hash. Writers of a stream
+are serialised (PostgreSQL: a transaction-level advisory lock; SQLite: its single writer).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import event, insert, inspect, select, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from callcenter.audit.models import AuditEntry
+from callcenter.store.models import now_utc
+
+GENESIS = "0" * 64
+_TABLE = AuditEntry.__table__
+
+
+@dataclass(frozen=True)
+class Spec:
+    """How one table is audited: its stream, columns never stored in clear, columns not followed."""
+
+    stream: str
+    masked: frozenset[str] = frozenset()
+    ignored: frozenset[str] = frozenset()
+    # False: only inserts and deletes are recorded (e.g. sessions' last-seen touches are noise)
+    updates: bool = True
+    # False: `audit verify` does not compare the table with its entries (rows removed by expiry ...)
+    reconcile: bool = True
+    # the column naming who acted (an event's actor), when the session did not say
+    actor_column: str | None = None
+
+
+# table name → spec. Other packages add theirs with register() (inspections, scores, ratings ...).
+AUDITED: dict[str, Spec] = {
+    "work_orders": Spec("orders"),
+    "work_order_events": Spec("orders", actor_column="actor"),
+    "work_order_calls": Spec("orders"),
+    "work_order_attachments": Spec("orders"),
+    "users": Spec("users", masked=frozenset({"password_hash"})),
+    "api_tokens": Spec("users", masked=frozenset({"token_hash"})),
+    "user_sessions": Spec("users", masked=frozenset({"id", "csrf_token"}), ignored=frozenset({"last_seen_at"}),
+                          updates=False, reconcile=False),
+    "kb_articles": Spec("kb", ignored=frozenset({"doc_len"})),
+    "kb_article_versions": Spec("kb", actor_column="changed_by"),
+    "legal_holds": Spec("system"),
+    "recording_hashes": Spec("recordings"),
+}
+
+
+def register(table: str, spec: Spec) -> None:
+    """Audit another table (call at import time of the package that owns it)."""
+    AUDITED[table] = spec
+
+
+# ---- canonical form -----------------------------------------------------------------------------
+def value(v: Any) -> Any:
+    """A column value in its canonical JSON form (the same whether read from an object or a row)."""
+    if isinstance(v, datetime):
+        return v.replace(tzinfo=None).isoformat(timespec="microseconds")
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, Decimal):
+        return str(v)
+    if isinstance(v, bytes | bytearray | memoryview):
+        return bytes(v).hex()
+    if isinstance(v, Enum):
+        return v.value
+    return v
+
+
+def mask(v: Any) -> str | None:
+    """A secret column's stand-in: enough to see that it changed, nothing to reuse."""
+    if v is None or v == "":
+        return v
+    return "sha256:" + hashlib.sha256(str(v).encode("utf-8")).hexdigest()[:16]
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def entry_hash(stream: str, seq: int, at: datetime, actor: str, action: str, entity: str, entity_id: str,
+               data: str, prev_hash: str) -> str:
+    """SHA-256 over the canonical JSON of an entry's fields, the previous hash included."""
+    doc = [stream, seq, value(at), actor, action, entity, entity_id, data, prev_hash]
+    return hashlib.sha256(canonical(doc).encode("utf-8")).hexdigest()
+
+
+def row_values(spec: Spec, values: dict[str, Any]) -> dict[str, Any]:
+    """The audited form of a row (``{column: value}``): ignored columns left out, secrets masked."""
+    out = {}
+    for name, v in values.items():
+        if name in spec.ignored:
+            continue
+        out[name] = mask(v) if name in spec.masked else value(v)
+    return out
+
+
+# ---- appending ----------------------------------------------------------------------------------
+@dataclass
+class Pending:
+    stream: str
+    action: str
+    entity: str = ""
+    entity_id: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+    actor: str | None = None
+
+
+def _lock_key(stream: str) -> int:
+    return int.from_bytes(hashlib.sha256(b"callcenter-audit:" + stream.encode()).digest()[:8], "big", signed=True)
+
+
+def head(conn: Connection, stream: str) -> tuple[int, str]:
+    """(seq, hash) of a stream's last entry, (0, GENESIS) when empty."""
+    row = conn.execute(select(_TABLE.c.seq, _TABLE.c.hash).where(_TABLE.c.stream == stream)
+                       .order_by(_TABLE.c.seq.desc()).limit(1)).first()
+    return (0, GENESIS) if row is None else (row[0], row[1])
+
+
+def append(conn: Connection, pending: Iterable[Pending], actor: str | None = None) -> list[dict[str, Any]]:
+    """Chain ``pending`` onto their streams' heads, on ``conn`` (inside the caller's transaction)."""
+    by_stream: dict[str, list[Pending]] = {}
+    for p in pending:
+        by_stream.setdefault(p.stream, []).append(p)
+    rows: list[dict[str, Any]] = []
+    at = now_utc()
+    who_default = actor or default_actor()
+    # streams in a fixed order: two transactions never wait on each other's locks crosswise
+    for stream in sorted(by_stream):
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(stream)})
+        seq, prev = head(conn, stream)
+        for p in by_stream[stream]:
+            seq += 1
+            who = (p.actor or who_default)[:64]
+            data = canonical(p.data)
+            h = entry_hash(stream, seq, at, who, p.action, p.entity, p.entity_id, data, prev)
+            rows.append({"stream": stream, "seq": seq, "at": at, "actor": who, "action": p.action,
+                         "entity": p.entity, "entity_id": p.entity_id[:96], "data": data,
+                         "prev_hash": prev, "hash": h})
+            prev = h
+    if rows:
+        conn.execute(insert(_TABLE), rows)
+    return rows
+
+
+def record(session: Session, stream: str, action: str, data: dict[str, Any], entity: str = "",
+           entity_id: str = "", actor: str | None = None) -> None:
+    """Append one operation entry (purge, hold, backup ...) in ``session``'s transaction."""
+    append(session.connection(), [Pending(stream, action, entity, entity_id, data, actor)],
+           actor or session.info.get("audit_actor"))
+
+
+# ---- who acts -----------------------------------------------------------------------------------
+_local = threading.local()
+_default = {"actor": ""}
+
+
+def set_default_actor(name: str) -> None:
+    """The actor recorded when neither the session nor the change names one (``daemon``, ``cli:root``)."""
+    _default["actor"] = name
+
+
+def default_actor() -> str:
+    if not _default["actor"]:
+        try:
+            _default["actor"] = f"proc:{getpass.getuser()}"
+        except Exception:  # no passwd entry in a container
+            _default["actor"] = "proc:unknown"
+    return _default["actor"]
+
+
+# ---- the session hooks ----------------------------------------------------------------------------
+def entity_id(identity: Iterable[Any] | None) -> str:
+    return "/".join(str(value(v)) for v in (identity or ()))
+
+
+def _obj_values(state: Any, columns: Iterable[Any]) -> dict[str, Any]:
+    return {attr.columns[0].name: state.dict.get(attr.key) for attr in columns}
+
+
+def _after_flush(session: Session, _ctx: Any) -> None:
+    pending: list[Pending] = []
+    actor = session.info.get("audit_actor")
+    for obj in session.new:
+        state = inspect(obj)
+        spec = AUDITED.get(state.mapper.local_table.name)
+        if spec is None:
+            continue
+        values = _obj_values(state, state.mapper.column_attrs)
+        if spec.actor_column and not actor:
+            actor = values.get(spec.actor_column) or None
+        pk = state.mapper.primary_key_from_instance(obj)
+        pending.append(Pending(spec.stream, "insert", state.mapper.local_table.name, entity_id(pk),
+                               row_values(spec, values)))
+    for obj in session.dirty:
+        state = inspect(obj)
+        spec = AUDITED.get(state.mapper.local_table.name)
+        if spec is None or not spec.updates or obj in session.deleted:
+            continue
+        changed = [attr for attr in state.mapper.column_attrs if state.attrs[attr.key].history.has_changes()]
+        version = state.mapper.version_id_col
+        if version is not None:
+            changed += [a for a in state.mapper.column_attrs if a.columns[0] is version and a not in changed]
+        values = row_values(spec, _obj_values(state, changed))
+        if not values or (version is not None and len(changed) == 1):
+            continue
+        pending.append(Pending(spec.stream, "update", state.mapper.local_table.name, entity_id(state.identity),
+                               values))
+    for obj in session.deleted:
+        state = inspect(obj)
+        spec = AUDITED.get(state.mapper.local_table.name)
+        if spec is None:
+            continue
+        pending.append(Pending(spec.stream, "delete", state.mapper.local_table.name, entity_id(state.identity)))
+    if pending:
+        append(session.connection(), pending, actor)
+
+
+def _orm_execute(orm_state: Any) -> Any:
+    """Bulk UPDATE/DELETE on an audited table: note the rows it touches, run it, record them."""
+    if not (orm_state.is_update or orm_state.is_delete):
+        return None
+    stmt = orm_state.statement
+    table = getattr(stmt, "table", None)
+    spec = AUDITED.get(getattr(table, "name", ""))
+    if spec is None or (orm_state.is_update and not spec.updates):
+        return None
+    session: Session = orm_state.session
+    conn = session.connection()
+    pk = list(table.primary_key.columns)
+    sel = select(*pk)
+    if stmt.whereclause is not None:
+        sel = sel.where(stmt.whereclause)
+    if conn.dialect.name == "postgresql":
+        sel = sel.with_for_update()
+    keys = [tuple(r) for r in conn.execute(sel, orm_state.parameters or {})]
+    result = orm_state.invoke_statement()
+    if not keys:
+        return result
+    pending = []
+    if orm_state.is_delete:
+        pending = [Pending(spec.stream, "delete", table.name, entity_id(k)) for k in keys]
+    else:
+        cols = [c for c in table.columns if c.name not in spec.ignored]
+        for k in keys:
+            row = conn.execute(select(*cols).where(*[c == v for c, v in zip(pk, k, strict=True)])).first()
+            if row is not None:
+                pending.append(Pending(spec.stream, "update", table.name, entity_id(k),
+                                       row_values(spec, dict(row._mapping))))
+    append(conn, pending, session.info.get("audit_actor"))
+    return result
+
+
+_installed: set[int] = set()
+
+
+def install(target: Any = Session) -> None:
+    """Audit every session made by ``target`` (a sessionmaker, or the Session class: all sessions)."""
+    if id(target) in _installed:
+        return
+    _installed.add(id(target))
+    event.listen(target, "after_flush", _after_flush)
+    event.listen(target, "do_orm_execute", _orm_execute)
