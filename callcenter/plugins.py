@@ -18,6 +18,7 @@ PluginFactory = Callable[[Config], Any]
 PLUGINS: list[str] = [
     "callcenter.ivr.plugin:IvrPlugin",
     "callcenter.desk.plugin:make_plugin",
+    "callcenter.audit.plugin:make_plugin",
 ]
 
 

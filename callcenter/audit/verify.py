@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import MetaData, Table, select
+from sqlalchemy import MetaData, Table, inspect, select
 from sqlalchemy.engine import Connection
 
 from callcenter.audit import chain
@@ -90,15 +90,8 @@ def verify_chains(conn: Connection, report: Report, since: datetime | None = Non
 
 def reconcile(conn: Connection, fold: dict[tuple[str, str], dict[str, Any] | None], report: Report) -> None:
     """Every audited row must equal the state its entries build up; none may exist without entries."""
-    meta = MetaData()
     seen: set[tuple[str, str]] = set()
-    for name, spec in chain.AUDITED.items():
-        if not spec.reconcile:
-            continue
-        try:
-            table = Table(name, meta, autoload_with=conn)
-        except Exception:  # a table of a package this database does not have
-            continue
+    for name, spec, table in _tables(conn):
         pk = [c.name for c in table.primary_key.columns]
         for row in conn.execution_options(yield_per=5000).execute(select(table)):
             values = dict(row._mapping)
@@ -119,6 +112,38 @@ def reconcile(conn: Connection, fold: dict[tuple[str, str], dict[str, Any] | Non
         spec = chain.AUDITED.get(name)
         if expected is not None and spec is not None and spec.reconcile and (name, eid) not in seen:
             report.mismatches.append({"entity": name, "id": eid, "reason": "row removed outside the product"})
+
+
+def _tables(conn: Connection) -> list[tuple[str, chain.Spec, Table]]:
+    """The audited tables this database has (models' tables; others reflected)."""
+    import callcenter.store.all_models  # noqa: F401 - every table on the metadata
+    from callcenter.store.models import Base
+
+    present = set(inspect(conn).get_table_names())
+    meta = MetaData()
+    out = []
+    for name, spec in chain.AUDITED.items():
+        if not spec.reconcile or name not in present:
+            continue
+        table = Base.metadata.tables.get(name)
+        out.append((name, spec, table if table is not None else Table(name, meta, autoload_with=conn)))
+    return out
+
+
+def baseline(session: Any) -> int:
+    """Chain every audited row that has no entry yet (rows older than the audit log); returns how many."""
+    conn = session.connection()
+    pending = []
+    for name, spec, table in _tables(conn):
+        known = set(conn.execute(select(_T.c.entity_id).where(_T.c.entity == name).distinct()).scalars())
+        pk = [c.name for c in table.primary_key.columns]
+        for row in conn.execute(select(table)):
+            values = dict(row._mapping)
+            eid = chain.entity_id(values[c] for c in pk)
+            if eid not in known:
+                pending.append(chain.Pending(spec.stream, "baseline", name, eid, chain.row_values(spec, values)))
+    chain.append(conn, pending, session.info.get("audit_actor"))
+    return len(pending)
 
 
 def check_anchors(conn: Connection, anchor_file: Path, report: Report) -> None:

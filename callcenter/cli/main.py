@@ -26,6 +26,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "user": ("callcenter.cli.user", "Users: agents, team leaders, inspectors, departments..."),
     "order": ("callcenter.cli.order", "Work orders (工单)."),
     "kb": ("callcenter.cli.kb", "Knowledge base (知识库)."),
+    "audit": ("callcenter.cli.audit", "Tamper-evident audit log: verify, anchor, log, recordings' hashes."),
+    "hold": ("callcenter.cli.audit", "Legal holds on orders and calls (kept from the purge)."),
+    "retention": ("callcenter.cli.audit", "Retention per data kind: the purge (--dry-run)."),
+    "backup": ("callcenter.cli.audit", "Back up the database with a manifest of recordings/attachments."),
+    "restore": ("callcenter.cli.audit", "Restore a backup into an empty database."),
 }
 
 
