@@ -12,6 +12,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import json
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import event, insert, inspect, select, text
+from sqlalchemy import event, inspect, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -95,11 +96,22 @@ def canonical(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
+def content_digest(stream: str, at: datetime, actor: str, action: str, entity: str, entity_id: str,
+                   data: str) -> str:
+    """SHA-256 over the canonical JSON of an entry's own fields (computed by the writer)."""
+    doc = [stream, value(at), actor, action, entity, entity_id, data]
+    return hashlib.sha256(canonical(doc).encode("utf-8")).hexdigest()
+
+
+def link(prev_hash: str, seq: int, digest: str) -> str:
+    """The chain step: SHA-256 of ``prev:seq:digest`` (PostgreSQL's audit_append computes the same)."""
+    return hashlib.sha256(f"{prev_hash}:{seq}:{digest}".encode()).hexdigest()
+
+
 def entry_hash(stream: str, seq: int, at: datetime, actor: str, action: str, entity: str, entity_id: str,
                data: str, prev_hash: str) -> str:
-    """SHA-256 over the canonical JSON of an entry's fields, the previous hash included."""
-    doc = [stream, seq, value(at), actor, action, entity, entity_id, data, prev_hash]
-    return hashlib.sha256(canonical(doc).encode("utf-8")).hexdigest()
+    """An entry's hash: its content digest chained to the previous entry's hash and its sequence number."""
+    return link(prev_hash, seq, content_digest(stream, at, actor, action, entity, entity_id, data))
 
 
 def row_values(spec: Spec, values: dict[str, Any]) -> dict[str, Any]:
@@ -123,42 +135,75 @@ class Pending:
     actor: str | None = None
 
 
-def _lock_key(stream: str) -> int:
-    return int.from_bytes(hashlib.sha256(b"callcenter-audit:" + stream.encode()).digest()[:8], "big", signed=True)
+def _sql(conn: Connection, sql: str) -> str:
+    """Driver-level SQL with ``:name`` parameters in the driver's own style (the hot path skips compiling)."""
+    if conn.dialect.paramstyle in ("format", "pyformat"):
+        return re.sub(r":(\w+)", r"%(\1)s", sql)
+    return sql
+
+
+_HEAD = "SELECT seq, hash FROM audit_log WHERE stream = :stream ORDER BY seq DESC LIMIT 1"
+_INSERT = ("INSERT INTO audit_log (stream, seq, at, actor, action, entity, entity_id, data, prev_hash, hash) "
+           "VALUES (:stream, :seq, :at, :actor, :action, :entity, :entity_id, :data, :prev_hash, :hash)")
 
 
 def head(conn: Connection, stream: str) -> tuple[int, str]:
     """(seq, hash) of a stream's last entry, (0, GENESIS) when empty."""
-    row = conn.execute(select(_TABLE.c.seq, _TABLE.c.hash).where(_TABLE.c.stream == stream)
-                       .order_by(_TABLE.c.seq.desc()).limit(1)).first()
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cur.execute(_sql(conn, _HEAD), {"stream": stream})
+        row = cur.fetchone()
+    finally:
+        cur.close()
     return (0, GENESIS) if row is None else (row[0], row[1])
 
 
-def append(conn: Connection, pending: Iterable[Pending], actor: str | None = None) -> list[dict[str, Any]]:
-    """Chain ``pending`` onto their streams' heads, on ``conn`` (inside the caller's transaction)."""
+def append(conn: Connection, pending: Iterable[Pending], actor: str | None = None) -> int:
+    """Chain ``pending`` onto their streams' heads, on ``conn`` (inside the caller's transaction).
+
+    PostgreSQL: one call of ``audit_append`` per stream (it takes the stream's advisory lock, reads the
+    head and links the entries: one round trip). SQLite: read the head and insert here (its single
+    writer serialises appends; the change's own writes already hold the lock).
+    """
     by_stream: dict[str, list[Pending]] = {}
     for p in pending:
         by_stream.setdefault(p.stream, []).append(p)
-    rows: list[dict[str, Any]] = []
     at = now_utc()
     who_default = actor or default_actor()
+    n = 0
     # streams in a fixed order: two transactions never wait on each other's locks crosswise
     for stream in sorted(by_stream):
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(stream)})
-        seq, prev = head(conn, stream)
+        rows = []
         for p in by_stream[stream]:
-            seq += 1
             who = (p.actor or who_default)[:64]
             data = canonical(p.data)
-            h = entry_hash(stream, seq, at, who, p.action, p.entity, p.entity_id, data, prev)
-            rows.append({"stream": stream, "seq": seq, "at": at, "actor": who, "action": p.action,
-                         "entity": p.entity, "entity_id": p.entity_id[:96], "data": data,
-                         "prev_hash": prev, "hash": h})
+            eid = p.entity_id[:96]
+            rows.append({"actor": who, "action": p.action, "entity": p.entity, "entity_id": eid, "data": data,
+                         "digest": content_digest(stream, at, who, p.action, p.entity, eid, data)})
+        n += len(rows)
+        # the DB-API cursor directly: this runs on every audited flush, SQLAlchemy's statement layer is
+        # a measurable share of it (same connection, same transaction)
+        cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        if conn.dialect.name == "postgresql":
+            try:
+                cur.execute("SELECT audit_append(%(stream)s, %(at)s, %(rows)s::jsonb)",
+                            {"stream": stream, "at": at, "rows": json.dumps(rows, ensure_ascii=False)})
+            finally:
+                cur.close()
+            continue
+        seq, prev = head(conn, stream)
+        stamp = at.strftime("%Y-%m-%d %H:%M:%S.%f")  # the text form SQLAlchemy's SQLite DateTime uses
+        out = []
+        for r in rows:
+            seq += 1
+            h = link(prev, seq, r.pop("digest"))
+            out.append({**r, "stream": stream, "seq": seq, "at": stamp, "prev_hash": prev, "hash": h})
             prev = h
-    if rows:
-        conn.execute(insert(_TABLE), rows)
-    return rows
+        try:
+            cur.executemany(_INSERT, out)
+        finally:
+            cur.close()
+    return n
 
 
 def record(session: Session, stream: str, action: str, data: dict[str, Any], entity: str = "",
@@ -192,8 +237,15 @@ def entity_id(identity: Iterable[Any] | None) -> str:
     return "/".join(str(value(v)) for v in (identity or ()))
 
 
-def _obj_values(state: Any, columns: Iterable[Any]) -> dict[str, Any]:
-    return {attr.columns[0].name: state.dict.get(attr.key) for attr in columns}
+_COLUMNS: dict[Any, tuple[tuple[str, str], ...]] = {}
+
+
+def _columns(mapper: Any) -> tuple[tuple[str, str], ...]:
+    """(attribute key, column name) of a mapper's columns, computed once."""
+    cols = _COLUMNS.get(mapper)
+    if cols is None:
+        cols = _COLUMNS[mapper] = tuple((a.key, a.columns[0].name) for a in mapper.column_attrs)
+    return cols
 
 
 def _after_flush(session: Session, _ctx: Any) -> None:
@@ -201,35 +253,42 @@ def _after_flush(session: Session, _ctx: Any) -> None:
     actor = session.info.get("audit_actor")
     for obj in session.new:
         state = inspect(obj)
-        spec = AUDITED.get(state.mapper.local_table.name)
+        name = state.mapper.local_table.name
+        spec = AUDITED.get(name)
         if spec is None:
             continue
-        values = _obj_values(state, state.mapper.column_attrs)
+        d = state.dict
+        values = {col: d.get(key) for key, col in _columns(state.mapper)}
         if spec.actor_column and not actor:
             actor = values.get(spec.actor_column) or None
         pk = state.mapper.primary_key_from_instance(obj)
-        pending.append(Pending(spec.stream, "insert", state.mapper.local_table.name, entity_id(pk),
-                               row_values(spec, values)))
+        pending.append(Pending(spec.stream, "insert", name, entity_id(pk), row_values(spec, values)))
     for obj in session.dirty:
         state = inspect(obj)
-        spec = AUDITED.get(state.mapper.local_table.name)
+        name = state.mapper.local_table.name
+        spec = AUDITED.get(name)
         if spec is None or not spec.updates or obj in session.deleted:
             continue
-        changed = [attr for attr in state.mapper.column_attrs if state.attrs[attr.key].history.has_changes()]
+        # committed_state holds the old value of every attribute set since the last flush
+        old, d = state.committed_state, state.dict
         version = state.mapper.version_id_col
-        if version is not None:
-            changed += [a for a in state.mapper.column_attrs if a.columns[0] is version and a not in changed]
-        values = row_values(spec, _obj_values(state, changed))
-        if not values or (version is not None and len(changed) == 1):
+        changed = {}
+        for key, col in _columns(state.mapper):
+            if key in old and old[key] != d.get(key):
+                changed[col] = d.get(key)
+            elif version is not None and col == version.name:
+                changed[col] = d.get(key)
+        values = row_values(spec, changed)
+        if not values or (version is not None and values.keys() == {version.name}):
             continue
-        pending.append(Pending(spec.stream, "update", state.mapper.local_table.name, entity_id(state.identity),
-                               values))
+        pending.append(Pending(spec.stream, "update", name, entity_id(state.identity), values))
     for obj in session.deleted:
         state = inspect(obj)
-        spec = AUDITED.get(state.mapper.local_table.name)
+        name = state.mapper.local_table.name
+        spec = AUDITED.get(name)
         if spec is None:
             continue
-        pending.append(Pending(spec.stream, "delete", state.mapper.local_table.name, entity_id(state.identity)))
+        pending.append(Pending(spec.stream, "delete", name, entity_id(state.identity)))
     if pending:
         append(session.connection(), pending, actor)
 

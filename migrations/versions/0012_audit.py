@@ -23,6 +23,35 @@ END $$
 """
 
 
+# One round trip per stream: lock the stream, read its head, link and insert the entries. The client sends
+# each entry's content digest (SHA-256 of its canonical JSON); the chain step is sha256(prev:seq:digest).
+_PG_APPEND = """
+CREATE OR REPLACE FUNCTION audit_append(p_stream text, p_at timestamp, p_rows jsonb) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    s integer;
+    h text;
+    prev text;
+    r jsonb;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtextextended('callcenter-audit:' || p_stream, 0));
+    SELECT seq, hash INTO s, h FROM audit_log WHERE stream = p_stream ORDER BY seq DESC LIMIT 1;
+    IF NOT FOUND THEN
+        s := 0;
+        h := repeat('0', 64);
+    END IF;
+    FOR r IN SELECT value FROM jsonb_array_elements(p_rows) LOOP
+        s := s + 1;
+        prev := h;
+        h := encode(sha256(convert_to(prev || ':' || s || ':' || (r->>'digest'), 'UTF8')), 'hex');
+        INSERT INTO audit_log (stream, seq, at, actor, action, entity, entity_id, data, prev_hash, hash)
+        VALUES (p_stream, s, p_at, r->>'actor', r->>'action', r->>'entity', r->>'entity_id', r->>'data', prev, h);
+    END LOOP;
+    RETURN s;
+END $$
+"""
+
+
 def upgrade() -> None:
     op.create_table(
         "audit_log",
@@ -69,6 +98,7 @@ def upgrade() -> None:
     # The database itself refuses to change or remove audit entries.
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_PG_FUNCTION)
+        op.execute(_PG_APPEND)
         op.execute("CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log "
                    "FOR EACH ROW EXECUTE FUNCTION audit_log_refuse()")
         op.execute("CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log "
@@ -84,6 +114,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS audit_log_append_only ON audit_log")
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_truncate ON audit_log")
         op.execute("DROP FUNCTION IF EXISTS audit_log_refuse()")
+        op.execute("DROP FUNCTION IF EXISTS audit_append(text, timestamp, jsonb)")
     else:
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_update")
         op.execute("DROP TRIGGER IF EXISTS audit_log_no_delete")

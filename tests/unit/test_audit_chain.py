@@ -178,3 +178,32 @@ def test_whole_table_rewrite_is_caught_by_the_anchor(db: Database, tmp_path: Pat
     assert any(b["stream"] == "orders" and "anchored entry" in b["reason"] for b in report.broken)
     line = json.loads(anchor.read_text().splitlines()[0])
     assert "orders" in line["heads"]
+
+
+def test_concurrent_writers_keep_one_chain(pg_url: str) -> None:
+    """Two threads changing orders at once on PostgreSQL: the stream's lock serialises the appends."""
+    import threading
+
+    migrate.upgrade(pg_url)
+    db = Database(pg_url)
+    svc = Services(WorkOrderSettings(), "Asia/Shanghai", lambda: datetime(2025, 9, 30, 2, 0))
+    errors: list[BaseException] = []
+
+    def work(k: int) -> None:
+        try:
+            for i in range(15):
+                with db.session() as s:
+                    svc.create(s, AGENT, "call", {**FIELDS, "caller_number": f"1390000{k}{i:03d}"}, register=True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    report = _check(db)
+    db.dispose()
+    assert report.ok, report.as_dict()
+    assert report.streams["orders"]["head_seq"] == report.streams["orders"]["entries"] >= 90
