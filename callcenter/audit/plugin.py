@@ -67,6 +67,23 @@ def record_config(session: Any, config: Config) -> bool:
     return True
 
 
+def last_daily_runs(session: Any, timezone: str) -> dict[str, str]:
+    """Local day of the last purge and the last backup, from the audit log."""
+    from datetime import UTC
+
+    from sqlalchemy import func, select
+
+    from callcenter.audit.models import AuditEntry
+
+    out = {}
+    for action in ("purge", "backup"):
+        at = session.scalar(select(func.max(AuditEntry.at)).where(AuditEntry.stream == "system",
+                                                                  AuditEntry.action == action))
+        if at is not None:
+            out[action] = at.replace(tzinfo=UTC).astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d")
+    return out
+
+
 class AuditPlugin:
     name = "audit"
 
@@ -90,7 +107,18 @@ class AuditPlugin:
         chain.set_default_actor("daemon")
         apply(self.config.audit.password)
         a = self.config.audit
-        self._job("config", lambda s: record_config(s, self.config))
+        self.ready = False
+
+        def first(s: Any) -> None:
+            record_config(s, self.config)
+            self.done_day.update(last_daily_runs(s, self.config.timezone))
+
+        def ready(_: Any) -> None:
+            self.ready = True
+
+        d = self._job("config", first)
+        if d is not None:
+            d.addBoth(ready)
         for interval, fn in ((a.recording_hash_interval_s, self._hash_recordings),
                              (a.anchor_interval_s, self._anchor),
                              (a.disk_check_interval_s, self._check_disk),
@@ -136,7 +164,10 @@ class AuditPlugin:
     def _hash_recordings(self) -> None:
         from callcenter.audit.recordings import hash_closed
 
-        self._job("recording_hashes", hash_closed)
+        d = self._job("recording_hashes", hash_closed)
+        if d is not None:
+            # the first recording tells where the recordings live: check that disk at once
+            d.addCallback(lambda n: self._check_disk() if n and self.disk is None else None)
 
     def _anchor(self) -> None:
         from callcenter.audit.anchors import write_anchor
@@ -166,6 +197,8 @@ class AuditPlugin:
 
     def _daily(self, now: datetime | None = None) -> None:
         """Start the purge / the backup once a day, at (or after) their local time."""
+        if not getattr(self, "ready", True):
+            return  # the last runs are not known yet (a restart must not back up twice a day)
         a = self.config.audit
         local = now or datetime.now(ZoneInfo(self.config.timezone))
         today, hhmm = local.strftime("%Y-%m-%d"), local.strftime("%H:%M")

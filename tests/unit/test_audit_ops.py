@@ -255,3 +255,17 @@ def test_daily_jobs_run_once_a_day(env) -> None:  # type: ignore[no-untyped-def]
     with db.session() as s:
         assert record_config(s, config) is True
         assert record_config(s, config) is False
+
+
+def test_last_daily_runs_survive_a_restart(env) -> None:  # type: ignore[no-untyped-def]
+    from callcenter.audit.plugin import last_daily_runs
+
+    db, cfg, _tmp = env
+    run(cfg, "retention", "purge")
+    run(cfg, "backup")
+    with db.session() as s:
+        days = last_daily_runs(s, "Asia/Shanghai")
+    from zoneinfo import ZoneInfo
+
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d")
+    assert days == {"purge": today, "backup": today}
