@@ -177,7 +177,7 @@ def append(conn: Connection, pending: Iterable[Pending], actor: str | None = Non
         for p in by_stream[stream]:
             who = (p.actor or who_default)[:64]
             data = canonical(p.data)
-            eid = p.entity_id[:96]
+            eid = p.entity_id[:512]  # the longest key of an audited table (a recording path)
             rows.append({"actor": who, "action": p.action, "entity": p.entity, "entity_id": eid, "data": data,
                          "digest": content_digest(stream, at, who, p.action, p.entity, eid, data)})
         n += len(rows)

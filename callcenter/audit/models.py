@@ -28,7 +28,7 @@ class AuditEntry(Base):
     # insert | update | delete, or an operation name (purge, hold, anchor, config, baseline ...)
     action: Mapped[str] = mapped_column(String(24))
     entity: Mapped[str] = mapped_column(String(64), default="")
-    entity_id: Mapped[str] = mapped_column(String(96), default="")
+    entity_id: Mapped[str] = mapped_column(String(512), default="")
     # canonical JSON: the row's values (insert), {column: new value} (update), counts (purge) ...
     data: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))

@@ -62,7 +62,7 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(length=64), nullable=False),
         sa.Column("action", sa.String(length=24), nullable=False),
         sa.Column("entity", sa.String(length=64), nullable=False),
-        sa.Column("entity_id", sa.String(length=96), nullable=False),
+        sa.Column("entity_id", sa.String(length=512), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),
         sa.Column("prev_hash", sa.String(length=64), nullable=False),
         sa.Column("hash", sa.String(length=64), nullable=False),

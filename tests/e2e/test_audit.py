@@ -34,8 +34,8 @@ def test_recording_hashed_after_the_call_and_tampering_found(clean: Stack) -> No
     with open(call.recording_path, "rb") as f:
         data = f.read()
     assert row == (hashlib.sha256(data).hexdigest(), len(data))
-    report = json.loads(s.cli("audit", "verify", "--recordings", "--json").stdout)
-    assert report["ok"], report
+    report = json.loads(s.cli("audit", "verify", "--recordings", "--json", check=False).stdout)
+    assert report["ok"], json.dumps(report)
     assert call.recording_path not in report["recordings"]["unhashed"]
     streams = report["streams"]
     assert streams["recordings"]["entries"] >= 1 and streams["settings"]["entries"] >= 1
