@@ -226,3 +226,20 @@ def test_baseline_records_rows_older_than_the_log(db: Database) -> None:
     assert _check(db).ok
     with db.session() as s:
         assert baseline(s) == 0
+
+
+def test_bulk_update_statements_are_audited(db: Database) -> None:
+    """Taking a submission is one UPDATE ... WHERE statement (no ORM object change): still chained."""
+    svc = Services(WorkOrderSettings(), "Asia/Shanghai", lambda: datetime(2025, 9, 30, 2, 0))
+    with db.session() as s:
+        web = svc.create(s, Actor(0, "public", "public"), "online", {"content": "路灯坏了", "contact": "137"})
+        number, oid = web.number, web.id
+    with db.session() as s:
+        s.info["audit_actor"] = "agent1"
+        svc.take_submission(s, AGENT, svc.get(s, number))
+    with db.session() as s:
+        updates = s.scalars(select(AuditEntry).where(AuditEntry.entity == "work_orders",
+                                                     AuditEntry.entity_id == str(oid),
+                                                     AuditEntry.action == "update")).all()
+    assert any(json.loads(e.data).get("agent") == "1001" and e.actor == "agent1" for e in updates)
+    assert _check(db).ok
