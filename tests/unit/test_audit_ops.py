@@ -13,6 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from sqlalchemy import select, text
+from sqlalchemy.exc import DatabaseError
 
 from callcenter.audit import holds, recordings, retention
 from callcenter.audit.models import AuditEntry, RecordingHash
@@ -180,6 +181,11 @@ def test_restore_drill(env, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     assert verified["ok"] and verified["anchors_checked"] > 0 and verified["entries"] > 20
     assert json.loads(run(cfg, *kpi_args).output) == sl_before
     assert json.loads(run(cfg, "order", "kpi", "--json").output) == orders_before
+    # the restored database still refuses to change its audit log
+    restored_db = Database(url)
+    with pytest.raises(DatabaseError, match="append-only"), restored_db.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log"))
+    restored_db.dispose()
     # restore refuses a database that is not empty
     assert run(cfg, "restore", str(out), ok=False).exit_code != 0
 
