@@ -9,11 +9,11 @@ are serialised (PostgreSQL: a transaction-level advisory lock; SQLite: its singl
 
 from __future__ import annotations
 
+import contextvars
 import getpass
 import hashlib
 import json
 import re
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -210,12 +210,19 @@ def record(session: Session, stream: str, action: str, data: dict[str, Any], ent
            entity_id: str = "", actor: str | None = None) -> None:
     """Append one operation entry (purge, hold, backup ...) in ``session``'s transaction."""
     append(session.connection(), [Pending(stream, action, entity, entity_id, data, actor)],
-           actor or session.info.get("audit_actor"))
+           actor or session.info.get("audit_actor") or CURRENT_ACTOR.get())
 
 
 # ---- who acts -----------------------------------------------------------------------------------
-_local = threading.local()
 _default = {"actor": ""}
+# The signed-in person a web request acts for (set by the web guard; Database.run carries it into the
+# pool thread), recorded when the session does not name an actor.
+CURRENT_ACTOR: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_actor", default=None)
+
+
+def set_current_actor(name: str | None) -> None:
+    """Record ``name`` as the actor of the changes made from here on in this context (a web request)."""
+    CURRENT_ACTOR.set(name)
 
 
 def set_default_actor(name: str) -> None:
@@ -250,7 +257,7 @@ def _columns(mapper: Any) -> tuple[tuple[str, str], ...]:
 
 def _after_flush(session: Session, _ctx: Any) -> None:
     pending: list[Pending] = []
-    actor = session.info.get("audit_actor")
+    actor = session.info.get("audit_actor") or CURRENT_ACTOR.get()
     for obj in session.new:
         state = inspect(obj)
         name = state.mapper.local_table.name
@@ -324,7 +331,7 @@ def _orm_execute(orm_state: Any) -> Any:
             if row is not None:
                 pending.append(Pending(spec.stream, "update", table.name, entity_id(k),
                                        row_values(spec, dict(row._mapping))))
-    append(conn, pending, session.info.get("audit_actor"))
+    append(conn, pending, session.info.get("audit_actor") or CURRENT_ACTOR.get())
     return result
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -82,7 +83,8 @@ class Database:
         from twisted.internet.threads import deferToThreadPool
 
         self.start_pool()
-        return deferToThreadPool(reactor, self._pool, fn, *args, **kwargs)
+        # the caller's context (e.g. the web request's actor, for the audit log) goes with the work
+        return deferToThreadPool(reactor, self._pool, contextvars.copy_context().run, fn, *args, **kwargs)
 
     def run_session(self, fn: Callable[[Session], T]) -> Any:
         """Run ``fn(session)`` in a committed session in the thread pool; returns a Deferred."""

@@ -243,3 +243,27 @@ def test_bulk_update_statements_are_audited(db: Database) -> None:
                                                      AuditEntry.action == "update")).all()
     assert any(json.loads(e.data).get("agent") == "1001" and e.actor == "agent1" for e in updates)
     assert _check(db).ok
+
+
+def test_the_web_requests_actor_is_carried_into_the_pool_thread(db: Database) -> None:
+    """The web guard sets the signed-in user; Database.run carries it to the thread that changes users."""
+    from twisted.internet import defer, reactor
+
+    from callcenter.audit.chain import CURRENT_ACTOR, set_current_actor
+
+    async def request() -> None:
+        set_current_actor("admin7")
+        await db.run_session(lambda s: auth.create_user(s, "newbie", "agent", "Newbie-pass-2025"))
+
+    # run like a request: a coroutine of its own (its own context), the work in the pool
+    done: list[object] = []
+    d = defer.ensureDeferred(request())
+    d.addBoth(done.append)
+    while not done:
+        reactor.iterate(0.01)  # type: ignore[attr-defined]
+    db.stop_pool()
+    assert done == [None], done
+    assert CURRENT_ACTOR.get() is None  # the request's context did not leak
+    with db.session() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.entity == "users")).one()
+    assert entry.actor == "admin7"
