@@ -30,7 +30,7 @@ class Retention(_Model):
 class PasswordPolicy(_Model):
     """等保 2.0 identity checks: length, character classes, expiry."""
 
-    min_length: int = 10
+    min_length: int = 8
     # of: lower case, upper case, digits, others
     min_classes: int = 3
     # a password older than this must be changed at the next sign-in (0: never expires)
