@@ -105,6 +105,14 @@ class AuditPlugin:
 
         self.daemon = daemon
         chain.set_default_actor("daemon")
+        try:
+            desk = daemon.plugin("desk")
+        except KeyError:
+            desk = None
+        if desk is not None and getattr(desk, "db", None) is not None:
+            from callcenter.audit.web import AuditWeb
+
+            daemon.mount("audit", AuditWeb(desk, anchor_path(self.config)).app.resource())
         apply(self.config.audit.password)
         a = self.config.audit
         self.ready = False

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from callcenter.audit.models import AuditEntry, RecordingHash
+from callcenter.store.models import Call
 from tests.harness.checks import wait_call_ended
 from tests.harness.stack import Stack, wait_for
 
@@ -52,3 +53,38 @@ def test_recording_hashed_after_the_call_and_tampering_found(clean: Stack) -> No
     proc = s.cli("audit", "verify", "--recordings", "--json", check=False)
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["recordings"]["altered"] == [call.recording_path]
+
+
+def test_audit_pages_for_admins(clean: Stack) -> None:
+    """An admin reads the trail (a user change made on the web page names that admin), verifies the chains
+    and places a hold on the web; an agent is refused."""
+    from tests.harness.web import WebClient, ensure_users
+
+    s = clean
+    ensure_users(s)
+    base = f"http://127.0.0.1:{s.ports.web}"
+    admin = WebClient(base)
+    assert admin.login("admin1") == 303
+    code, _h, _b = admin.request("POST", "/app/admin/users", {
+        "_csrf": admin.csrf, "username": "audited1", "role": "agent", "display_name": "审计测试",
+        "agent_id": "1004", "password": "Audit-Pass-2026"})
+    assert code == 303
+    code, rows = admin.json("GET", "/audit/?entity=users")
+    assert code == 200
+    created = [r for r in rows if r["action"] == "insert" and r["data"].get("username") == "audited1"]
+    assert len(created) == 1 and created[0]["actor"] == "admin1"
+    assert created[0]["data"]["password_hash"].startswith("sha256:")
+    code, _headers, html = admin.request("GET", "/audit/?stream=users")
+    assert code == 200 and "审计日志" in html.decode()
+    code, report = admin.json("POST", "/audit/verify", form={"_csrf": admin.csrf})
+    assert code == 200 and report["ok"] is True, report
+    call = s.query(lambda q: q.scalars(select(Call.linkedid).where(Call.ended_at.is_not(None))).first())
+    assert call, "a call of an earlier test"
+    code, body = admin.json("POST", "/audit/holds", form={"_csrf": admin.csrf, "kind": "call", "ref": call,
+                                                          "reason": "投诉复核"})
+    assert code == 201, body
+    code, listed = admin.json("GET", "/audit/holds")
+    assert any(h["ref"] == call and h["active"] and h["created_by"] == "admin1" for h in listed)
+    agent = WebClient(base)
+    assert agent.login("agent1001") == 303
+    assert agent.json("GET", "/audit/")[0] == 403
