@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from callcenter import yamlfiles
 from callcenter.sms.settings import SmsSettings
+from callcenter.audit.settings import AuditSettings
 from callcenter.workorders.settings import DeskSettings
 
 
@@ -330,6 +331,7 @@ class Config(_Model):
     callctl: CallControlConfig = CallControlConfig()
     # SMS service: gateway (Kannel), outbox, templates (callcenter.sms).
     sms: SmsSettings = SmsSettings()
+    audit: AuditSettings = AuditSettings()
 
     @property
     def data_path(self) -> Path:

@@ -213,7 +213,7 @@ class Daemon:
 
     # ---- what the web and CLI ask ---------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        return {
+        out = {
             "ami_connected": self.live.connected,
             "database_ok": self.writer.db_ok,
             "writer_backlog_rows": self.writer.backlog,
@@ -228,4 +228,9 @@ class Daemon:
             "redis_ok": None if self.redis is None else self.redis.ok,
             "uptime_s": round(time.time() - self.started_at, 1),
         }
+        # features add their own fields (e.g. the recording disk alarm)
+        for extension in self.extensions:
+            if hasattr(extension, "health"):
+                out.update(extension.health())
+        return out
 

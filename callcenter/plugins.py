@@ -21,6 +21,7 @@ PLUGINS: list[str] = [
     "callcenter.callctl.plugin:make_plugin",
     "callcenter.staffing.plugin:StaffingPlugin",
     "callcenter.sms.plugin:make_plugin",
+    "callcenter.audit.plugin:make_plugin",
 ]
 
 

@@ -10,6 +10,8 @@ from callcenter.errors import Refusal
 _hasher = PasswordHasher()
 
 MIN_LENGTH = 8
+# The deployment's policy (callcenter.audit.policy.apply sets it from ``audit.password``).
+POLICY = {"min_length": MIN_LENGTH, "min_classes": 2}
 
 
 class WeakPassword(Refusal):
@@ -17,11 +19,15 @@ class WeakPassword(Refusal):
 
 
 def check_strength(password: str) -> None:
-    """Refuse passwords that are too short or all one kind of character."""
-    if len(password) < MIN_LENGTH:
-        raise WeakPassword("password_too_short", n=MIN_LENGTH)
+    """Refuse passwords that are too short or of too few kinds of character (lower, upper, digit, other)."""
+    if len(password) < POLICY["min_length"]:
+        raise WeakPassword("password_too_short", n=POLICY["min_length"])
     if password.isdigit() or password.isalpha():
         raise WeakPassword("password_one_kind")
+    classes = sum((any(c.islower() for c in password), any(c.isupper() for c in password),
+                   any(c.isdigit() for c in password), any(not c.isalnum() for c in password)))
+    if classes < POLICY["min_classes"]:
+        raise WeakPassword("password_classes", n=POLICY["min_classes"])
 
 
 def hash_password(password: str) -> str:

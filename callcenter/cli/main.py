@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "call": ("callcenter.cli.call", "Call controls: hang up, hold, transfer, three-way, click-to-call, listen-in."),
     "sms": ("callcenter.cli.sms", "SMS (短信): send, list, status, templates, opt-outs."),
     "staffing": ("callcenter.cli.staffing", "Staffing to the 15-second target: forecast, agents needed."),
+    "audit": ("callcenter.cli.audit", "Tamper-evident audit log: verify, anchor, log, recordings' hashes."),
+    "hold": ("callcenter.cli.audit", "Legal holds on orders and calls (kept from the purge)."),
+    "retention": ("callcenter.cli.audit", "Retention per data kind: the purge (--dry-run)."),
+    "backup": ("callcenter.cli.audit", "Back up the database with a manifest of recordings/attachments."),
+    "restore": ("callcenter.cli.audit", "Restore a backup into an empty database."),
 }
 
 

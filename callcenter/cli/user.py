@@ -8,9 +8,10 @@ from callcenter.cli.common import get_config, print_json
 
 
 def _db(ctx: click.Context):  # type: ignore[no-untyped-def]
-    from callcenter.store.db import Database
+    from callcenter.cli.audit import open_db
 
-    return Database(get_config(ctx).effective_database_url)
+    # the configured password policy, and the CLI user as the audited actor
+    return open_db(ctx)
 
 
 def _password(from_stdin: bool) -> str:
@@ -136,6 +137,9 @@ def list_users(ctx: click.Context, as_json: bool) -> None:
 
 
 def register(cli: click.Group) -> None:
+    from callcenter.cli.audit import add_user_commands
+
+    add_user_commands(user_group)
     cli.add_command(user_group)
 
 

@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 from twisted.internet import defer
 
+from callcenter.audit.chain import set_current_actor
 from callcenter.auth import services as auth
 from callcenter.auth.roles import Perm, has
 from callcenter.errors import Refusal, Term
@@ -191,6 +192,8 @@ async def _guarded(web: Any, request: Any, fn: Handler, perm: str, kind: str, ar
                 if not actor.csrf_token or not hmac.compare_digest(given, actor.csrf_token):
                     raise HttpError(403, "csrf")
         request.actor = actor
+        if actor is not None:  # the audit log names who acted (carried into the database threads)
+            set_current_actor(actor.username)
         return await fn(web, request, *args, **kwargs)
     except Refusal as exc:
         return web.error(request, exc.code, exc)

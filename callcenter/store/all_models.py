@@ -1,5 +1,6 @@
 """Import every module that declares tables, so the metadata (and Alembic) sees them all."""
 
+from callcenter.audit import models as audit_models  # noqa: F401
 from callcenter.auth import models as auth_models  # noqa: F401
 from callcenter.callctl import models as callctl_models  # noqa: F401
 from callcenter.intake import models as intake_models  # noqa: F401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -43,6 +44,10 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessionmaker = sessionmaker(self.engine, expire_on_commit=False)
+        # every change to an audited table is chained into audit_log in the same transaction
+        from callcenter.audit.chain import install
+
+        install(self.sessionmaker)
         self.max_threads = max_threads
         self._pool: Any = None
 
@@ -80,7 +85,8 @@ class Database:
         from twisted.internet.threads import deferToThreadPool
 
         self.start_pool()
-        return deferToThreadPool(reactor, self._pool, fn, *args, **kwargs)
+        # the caller's context (e.g. the web request's actor, for the audit log) goes with the work
+        return deferToThreadPool(reactor, self._pool, contextvars.copy_context().run, fn, *args, **kwargs)
 
     def run_session(self, fn: Callable[[Session], T]) -> Any:
         """Run ``fn(session)`` in a committed session in the thread pool; returns a Deferred."""
