@@ -16,8 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from callcenter import yamlfiles
-from callcenter.sms.settings import SmsSettings
 from callcenter.audit.settings import AuditSettings
+from callcenter.sms.settings import SmsSettings
 from callcenter.workorders.settings import DeskSettings
 
 
