@@ -59,6 +59,8 @@ AUDITED: dict[str, Spec] = {
                           updates=False, reconcile=False),
     "kb_articles": Spec("kb", ignored=frozenset({"doc_len"})),
     "kb_article_versions": Spec("kb", actor_column="changed_by"),
+    # failed sign-ins and locks per (name, address): the security events' source (rows expire: not reconciled)
+    "login_throttle": Spec("users", reconcile=False),
     "legal_holds": Spec("system"),
     "recording_hashes": Spec("recordings"),
 }

@@ -82,6 +82,13 @@ def security_events(session: Session, since: datetime | None = None) -> list[dic
             elif e.action == "delete":
                 out.append({**base, "event": "session_end",
                             "user": names.get(sessions_owner.get(e.entity_id))})
+        elif e.entity == "login_throttle":
+            user = data.get("username") or e.entity_id.split("|", 1)[0]
+            if data.get("failures"):
+                out.append({**base, "event": "sign_in_failed", "user": user, "address": data.get("address", ""),
+                            "failures": data["failures"]})
+            if data.get("locked_until"):
+                out.append({**base, "event": "locked", "user": user, "until": data["locked_until"]})
         elif e.entity == "users":
             user = data.get("username") or names.get(int(e.entity_id)) if e.entity_id.isdigit() else None
             if e.action == "insert":

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from callcenter import yamlfiles
 from callcenter.callctl.numbers import CallRefusal, number
 
 KEY = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -76,8 +77,8 @@ class AddressBook:
         except FileNotFoundError:
             return []
         try:
-            return parse(yaml.safe_load(text))
-        except yaml.YAMLError:
+            return parse(yamlfiles.loads(text, str(self.path)))
+        except (yaml.YAMLError, yamlfiles.YamlFileError):
             raise CallRefusal(422, "book_bad_file") from None
 
     def get(self, key: str) -> Entry:

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from callcenter import bounds
 from callcenter.logs import mask_number
 from callcenter.sms import templates as tpl
 from callcenter.sms.gateway import ACCEPTED, REJECTED, OutgoingSms, SendResult
@@ -409,13 +410,15 @@ def receive_mo(session: Session, settings: SmsSettings, number: str, to: str, te
     """A citizen's message: stored; an opt-out keyword (TD, 退订 …) puts the number on the list."""
     now = now or now_utc()
     number = clean_number(number)
-    text = str(text or "")[:1000]
+    # from the gateway, i.e. from anyone: no NUL or control characters (PostgreSQL refuses NUL)
+    text = bounds.clean(str(text or ""), multiline=True)[:1000]
     action = ""
     if text.strip().upper() in {k.upper() for k in settings.optout_keywords}:
         opt_out(session, number, "mo", text.strip()[:200], now)
         action = "opt_out"
         log.info("sms opt-out from %s", mask_number(number))
-    session.add(SmsInbound(number=number, to=str(to or "")[:32], text=text, received_at=now, action=action))
+    session.add(SmsInbound(number=number[:32], to=bounds.clean(str(to or ""))[:32], text=text, received_at=now,
+                           action=action))
     return action
 
 

@@ -76,6 +76,15 @@ class _LimitedRequest(Request):
             self.write(text.encode())
 
 
+def _masked_access_line(timestamp: str, request: Any) -> str:
+    """Twisted's combined log line with personal data (numbers) masked."""
+    from twisted.web.http import combinedLogFormatter
+
+    from callcenter.logs import mask_text
+
+    return mask_text(combinedLogFormatter(timestamp, request))
+
+
 def make_site(daemon: Daemon) -> Site:
     mounts = getattr(daemon, "web_mounts", {})
     root = _Root()
@@ -86,9 +95,13 @@ def make_site(daemon: Daemon) -> Site:
     for prefix, resource in mounts.items():
         root.putChild(prefix.encode(), resource)
     # Access lines go to a file in the data directory, not the console (the console is for the daemon's own log).
-    data = Path(daemon.config.data_path)
-    data.mkdir(parents=True, exist_ok=True)
-    site = Site(root, logPath=str(data / "access.log"))
+    # Masked like every other log line: query strings carry caller numbers (personal data).
+    data_path = getattr(daemon.config, "data_path", None)
+    log_path = None
+    if data_path is not None:
+        Path(data_path).mkdir(parents=True, exist_ok=True)
+        log_path = str(Path(data_path) / "access.log")
+    site = Site(root, logPath=log_path, logFormatter=_masked_access_line)
     desk = getattr(daemon.config, "desk", None)
     site.requestFactory = type("Request", (_LimitedRequest,), {
         "max_body": desk.max_body_bytes if desk is not None else _LimitedRequest.max_body,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, String, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from callcenter import bounds
 from callcenter.auth.services import Actor
 from callcenter.store.models import Base, epoch, now_utc
 from callcenter.workorders import states as st
@@ -34,7 +35,7 @@ class OrderDraft(Base):
     token: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64), index=True)
     linkedid: Mapped[str] = mapped_column(String(64), default="", index=True)
-    caller_number: Mapped[str] = mapped_column(String(64), default="")
+    caller_number: Mapped[str] = mapped_column(String(80), default="")
     fields: Mapped[dict] = mapped_column(JSON, default=dict)
     # open → saved (order_number set) | discarded
     status: Mapped[str] = mapped_column(String(16), default="open", index=True)
@@ -83,7 +84,8 @@ def put(session: Session, actor: Actor, token: str, linkedid: str, caller_number
     draft = session.get(OrderDraft, check_token(token))
     if draft is None:
         draft = OrderDraft(token=token, owner=actor.username, linkedid=(linkedid or "")[:64],
-                           caller_number=(caller_number or "")[:64], fields=clean, created_at=now, updated_at=now)
+                           caller_number=bounds.number(caller_number or ""), fields=clean, created_at=now,
+                           updated_at=now)
         session.add(draft)
         session.flush()
         return draft

@@ -25,7 +25,7 @@ def upgrade() -> None:
         sa.Column("token", sa.String(length=64), nullable=False),
         sa.Column("owner", sa.String(length=64), nullable=False),
         sa.Column("linkedid", sa.String(length=64), nullable=False),
-        sa.Column("caller_number", sa.String(length=64), nullable=False),
+        sa.Column("caller_number", sa.String(length=80), nullable=False),
         sa.Column("fields", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("order_number", sa.String(length=32), nullable=True),

@@ -132,6 +132,27 @@ OTHERWISE_BOUNDED = {
     ("work_order_calls", "linkedid"), ("work_order_events", "actor"),
     ("work_orders", "number"), ("work_orders", "hotline"), ("work_orders", "created_by"), ("work_orders", "agent"),
     ("work_orders", "merged_into"), ("work_orders", "voicemail_id"), ("work_orders", "department"),
+    # clipped where written: desk/media.py, auth/lockout.py, intake (public uploads), audit/chain.py and holds.py,
+    # callctl/services.py (targets are validated numbers ≤ 20 digits), workorders/drafts.py, sms/outbox.py
+    # (numbers normalised by sms.segments.clean_number, gateway text cleaned and clipped)
+    ("access_log", "actor"), ("access_log", "role"), ("access_log", "action"), ("access_log", "object_kind"),
+    ("access_log", "object_id"), ("access_log", "address"), ("login_throttle", "username"),
+    ("login_throttle", "address"), ("public_uploads", "day"), ("public_uploads", "address"),
+    ("audit_log", "stream"), ("audit_log", "actor"), ("audit_log", "action"), ("audit_log", "entity"),
+    ("audit_log", "entity_id"), ("audit_log", "prev_hash"), ("audit_log", "hash"), ("legal_holds", "kind"),
+    ("legal_holds", "ref"), ("legal_holds", "reason"), ("legal_holds", "created_by"), ("legal_holds", "released_by"),
+    ("recording_hashes", "path"), ("recording_hashes", "linkedid"), ("recording_hashes", "sha256"),
+    ("call_actions", "actor"), ("call_actions", "agent"), ("call_actions", "action"), ("call_actions", "target"),
+    ("call_actions", "linkedid"), ("call_actions", "result"), ("call_actions", "detail"),
+    ("order_drafts", "token"), ("order_drafts", "owner"), ("order_drafts", "linkedid"),
+    ("order_drafts", "caller_number"), ("order_drafts", "status"), ("order_drafts", "order_number"),
+    ("work_orders", "assist_departments"),
+    ("sms_events", "kind"), ("sms_inbound", "number"), ("sms_inbound", "to"), ("sms_inbound", "text"),
+    ("sms_inbound", "action"), ("sms_messages", "idempotency_key"), ("sms_messages", "number"),
+    ("sms_messages", "template"), ("sms_messages", "encoding"), ("sms_messages", "order_number"),
+    ("sms_messages", "state"), ("sms_messages", "gateway_reply"), ("sms_messages", "gateway_id"),
+    ("sms_messages", "last_error"), ("sms_messages", "created_by"), ("sms_optouts", "number"),
+    ("sms_optouts", "source"), ("sms_optouts", "note"), ("sms_templates", "name"), ("sms_templates", "updated_by"),
 }
 
 

@@ -33,7 +33,7 @@ def _refused(model: type, data: object, **context: object) -> HttpError:
     ({"content": 5, "contact": "1"}, "content", "not_text"),
     ({"content": "x", "contact": "1\n2"}, "contact", "control_chars"),
     ({"content": "x", "contact": "1", "district": "火星区"}, "district", "unknown_district"),
-    ({"content": "x", "contact": "1", "caller_number": "1" * 65}, "caller_number", "too_long"),
+    ({"content": "x", "contact": "1", "caller_number": "1" * 81}, "caller_number", "too_long"),
     ({"content": "x", "contact": "1", "attachments": [{"filename": "a"}]}, "attachments.0.data", "missing"),
     ({"content": "x", "contact": "1", "attachments": [5]}, "attachments.0", "not_object"),
     ({"content": "x", "contact": "1", "attachments": [{"filename": "a", "data": 1}]}, "attachments.0.data",
