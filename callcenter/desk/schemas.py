@@ -327,7 +327,9 @@ def _refusal(model: type[BaseModel], exc: ValidationError) -> HttpError:
     errors = exc.errors(include_url=False, include_input=False)
     extra = [str(e["loc"][0]) for e in errors if e["type"] == "extra_forbidden" and len(e["loc"]) == 1]
     if extra:
-        return HttpError(400, "unknown_fields", fields=", ".join(sorted(extra)),
+        # names come from the request: echo only plain ones (no markup, braces or control characters)
+        shown = sorted({n if re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", n) else "?" for n in extra})
+        return HttpError(400, "unknown_fields", fields=", ".join(shown),
                          allowed=", ".join(model.model_fields))
     first = errors[0]
     field = ".".join(str(p) for p in first["loc"])
