@@ -50,6 +50,7 @@ def clean(stack: Stack) -> Iterator[Stack]:
     for phone in list(stack.agents.values()):
         phone.stop()
     stack.agents.clear()
+    stack.hangup_all()
     stack.logout_everyone()
     stack.reset_queues()
     time.sleep(1.1)  # whole-second windows: nothing of the previous test in this one

@@ -291,6 +291,22 @@ class Stack:
             args += ["-q", q]
         self.cli(*args)
 
+    def hangup_all(self, timeout: float = 10.0) -> None:
+        """Hang up every channel Asterisk still has (a killed SIPp leaves its half of a call behind, and a
+        busy agent device would keep the queue from ringing that agent in the next test)."""
+        from callcenter.asterisk.ami.client import AmiError
+
+        def left() -> list[str]:
+            msgs = self.ami({"Action": "CoreShowChannels"}, as_list=True)
+            return [str(m.get("Channel")) for m in msgs if m.get("Event") == "CoreShowChannel"]
+
+        for channel in left():
+            try:
+                self.ami({"Action": "Hangup", "Channel": channel})
+            except AmiError:  # gone meanwhile (the other half of a Local pair)
+                pass
+        wait_for(lambda: not left() or None, timeout, what="no channels left")  # type: ignore[arg-type]
+
     def logout_everyone(self) -> None:
         """Remove every queue member in one AMI session (the CLI path is tested on its own)."""
         for member in self.queue_status().members:

@@ -94,6 +94,20 @@ def test_stock_panoramisk_waits_forever_for_queueadd() -> None:
     assert asyncio.run(main()) is False
 
 
+def test_a_refused_list_action_raises_at_once() -> None:
+    """The defect: a list action refused by Asterisk (Response: Error) left panoramisk waiting for the list."""
+    from callcenter.asterisk.ami.client import _Action
+
+    async def main() -> tuple[bool, bool]:
+        stock = actions.Action({"Action": "PJSIPShowEndpoint", "Endpoint": "1001"}, as_list=True)
+        stock.add_message(Message({"Response": "Error", "ActionID": stock.id, "Message": "Permission denied"}))
+        ours = _Action({"Action": "PJSIPShowEndpoint", "Endpoint": "1001"}, as_list=True)
+        ours.add_message(Message({"Response": "Error", "ActionID": ours.id, "Message": "Permission denied"}))
+        return stock.future.done(), ours.future.done() and ours.future.result()[0]["Message"] == "Permission denied"
+
+    assert asyncio.run(main()) == (False, True)
+
+
 def test_queueadd_completes_with_our_client() -> None:
     async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await _login(reader, writer)

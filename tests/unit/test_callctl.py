@@ -42,7 +42,7 @@ CONSULTING = [ch("PJSIP/carrier-00000001", "L1", "L1", context="cc-ctl-hold", ap
 class FakeClient:
     """Stands in for AmiClient.action: answers CoreShowChannels from a list, records every other action."""
 
-    def __init__(self, chans: list[dict[str, str]], contact: str = "Avail", fail: str = "") -> None:
+    def __init__(self, chans: list[dict[str, str]], contact: str = "NOT_INUSE", fail: str = "") -> None:
         self.chans, self.contact, self.fail = chans, contact, fail
         self.sent: list[dict[str, Any]] = []
 
@@ -51,8 +51,9 @@ class FakeClient:
 
         if action["Action"] == "CoreShowChannels":
             return [{"Response": "Success"}, *self.chans, {"Event": "CoreShowChannelsComplete"}]
-        if action["Action"] == "PJSIPShowEndpoint":
-            return [{"Event": "ContactStatusDetail", "Status": self.contact}] if self.contact else []
+        if action["Action"] == "Getvar":
+            assert action["Variable"] == "DEVICE_STATE(PJSIP/1001)"
+            return {"Response": "Success", "Value": self.contact or "UNKNOWN"}
         self.sent.append(action)
         if self.fail and action["Action"] == self.fail:
             raise AmiError(f"{self.fail}: No such channel")
@@ -221,11 +222,11 @@ def test_asterisk_refusing_is_a_502_and_recorded_as_failed(tmp_path: Path) -> No
 
 
 def test_phone_state_from_contact_and_call(tmp_path: Path) -> None:
-    cc, _c, _r = control([], tmp_path, contact="Unavailable")
+    cc, _c, _r = control([], tmp_path, contact="UNAVAILABLE")
     assert run(cc.state("1001"))["phone"] == "unreachable"
     cc, _c, _r = control([], tmp_path, contact="")
     assert run(cc.state("1001"))["phone"] == "unregistered"
-    cc, _c, _r = control([], tmp_path, contact="Reachable")  # Asterisk 16 spells it so
+    cc, _c, _r = control([], tmp_path, contact="NOT_INUSE")
     assert run(cc.state("1001"))["phone"] == "registered"
     cc, _c, _r = control(ON_HOLD, tmp_path)
     state = run(cc.state("1001"))

@@ -96,13 +96,13 @@ class AmiCallControl:
         return [channel_of(m) for m in msgs if str(m.get("Event", "")) == "CoreShowChannel"]
 
     async def contacts(self, agent: str) -> str:
-        """The agent's PJSIP contact status (Avail, Unavailable, NonQualified, Unknown) or '' if none."""
-        msgs = await self.client.action(
-            {"Action": "PJSIPShowEndpoint", "Endpoint": _check(_AGENT, agent, "agent")}, as_list=True)
-        for m in msgs:
-            if str(m.get("Event", "")) == "ContactStatusDetail":
-                return str(m.get("Status") or "")
-        return ""
+        """The agent's phone as Asterisk's device state says (NOT_INUSE, INUSE, RINGING, ONHOLD, UNAVAILABLE …),
+        '' when Asterisk knows none. DEVICE_STATE() through Getvar needs only the call/reporting class;
+        PJSIPShowEndpoint would need ``system``, which the daemon's AMI user does not get (manager.conf)."""
+        reply = await self.client.action(
+            {"Action": "Getvar", "Variable": f"DEVICE_STATE(PJSIP/{_check(_AGENT, agent, 'agent')})"})
+        state = str(reply.get("Value") or "").strip().upper()
+        return "" if state in ("UNKNOWN", "INVALID") else state
 
     async def hangup(self, channel: str, missing_ok: bool = False) -> None:
         """Hang a channel up; ``missing_ok``: a channel already gone is fine (a leg that ends by itself)."""

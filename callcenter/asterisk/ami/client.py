@@ -32,7 +32,15 @@ class _Action(actions.Action):
     on_complete: Callable[[Any], None] | None = None
 
     def add_message(self, message: Message) -> bool | None:
-        done = super().add_message(message)
+        # panoramisk waits for a list's "EventList: Complete" even when Asterisk refused the action
+        # (Response: Error, e.g. "Permission denied"), so the caller only saw a timeout: end it here.
+        if (self.as_list and not self.responses and not self.future.done()
+                and str(message.get("Response", "")).lower() == "error"):
+            self.responses.append(message)
+            self.future.set_result(self.responses)
+            done: bool | None = True
+        else:
+            done = super().add_message(message)
         if done and self.on_complete is not None and not self.future.cancelled():
             try:
                 self.on_complete(self.future.result())
