@@ -323,7 +323,10 @@ def test_https_hsts_secure_cookie_and_trusted_proxy(tls_daemon: tuple[int, Path]
 def test_no_unmasked_numbers_in_the_logs(web: Stack) -> None:
     s = web
     time.sleep(1.0)  # the access log line of the last request
-    text = s.daemon_log.read_text(errors="replace")
+    # the daemon's log and the web access log (a file of its own in the data directory)
+    access = Path(s.config.data_dir) / "access.log"
+    assert access.is_file(), f"no access log at {access}"
+    text = s.daemon_log.read_text(errors="replace") + "\n" + access.read_text(errors="replace")
     for number in (WAITING_CALLER, ANSWERED_CALLER, QUERY_NUMBER):
         assert number not in text, [line for line in text.splitlines() if number in line][:5]
     # and no phone-like number at all (mobile numbers of any test that ran in this stack)
