@@ -230,14 +230,19 @@ def test_daemon_killed_during_the_ivr(clean_drill: Drill) -> None:
 def test_database_down(clean_drill: Drill) -> None:
     d, s = clean_drill, clean_drill.stack
     ready(s, "1001")
+    # the outage the issue asks for: 60 s (CALLCENTER_TEST_DB_OUTAGE_S shortens it for a quick local run)
+    outage_s = float(os.environ.get("CALLCENTER_TEST_DB_OUTAGE_S", "60"))
+    down_at = time.monotonic()
     d.proxy.down()
     try:
         assert s.caller("13900000003", "断库", hold_ms=6000).run().ok
         health = wait_for(lambda: (h := s.health()) and not h["database_ok"] and h["writer_backlog_rows"] and h,
                           20, what="the daemon to report the database down with a backlog")
         assert health["journal_ok"] and health["background_failures"] == 0
-        time.sleep(15)  # the outage lasts; calls keep being journaled
+        # the outage lasts; a call at its end is journaled like the first
+        time.sleep(max(0.0, down_at + outage_s - 8 - time.monotonic()))
         assert s.caller("13900000004", hold_ms=4000).run().ok
+        time.sleep(max(0.0, down_at + outage_s - time.monotonic()))
     finally:
         d.proxy.up()
     complete(d, "13900000003")
