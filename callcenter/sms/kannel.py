@@ -174,7 +174,9 @@ class KannelBoxes:
         return pid
 
     def render(self) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        # Kannel's logs hold citizens' numbers and texts: the owner's only, whatever the caller's umask
+        self.run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.run_dir.chmod(0o700)
         k = self.settings.kannel
         if not (k.password and k.admin_password):
             raise KannelError("sms.kannel.password and admin_password must be set (the sandbox generates them)")
@@ -184,12 +186,15 @@ class KannelBoxes:
         self.conf.chmod(0o600)
 
     def _spawn(self, name: str, argv: list[str], stdin: int | None = None, stdout: Path | None = None) -> None:
-        out = open(stdout or (self.run_dir / f"{name}.console"), "ab")
+        path = stdout or (self.run_dir / f"{name}.console")
+        out = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL if stdin is None else stdin, stdout=out,
-                                stderr=subprocess.STDOUT,
+                                stderr=subprocess.STDOUT, umask=0o077,
                                 start_new_session=True, cwd=self.run_dir)
         out.close()
-        self._pidfile(name).write_text(str(proc.pid))
+        pidfile = self._pidfile(name)
+        pidfile.write_text(str(proc.pid))
+        pidfile.chmod(0o600)
 
     def _wait(self, what: str, ok: object, timeout: float, name: str) -> None:
         deadline = time.monotonic() + timeout

@@ -3,7 +3,7 @@ separate process: the order receipt arrives in Chinese with the order number, de
 update the row, the gateway stopped mid-send and then back delivers every message exactly once,
 the worker killed mid-send loses nothing, a citizen's TD / 退订 opts the number out.
 
-On SQLite or PostgreSQL (``CALLCENTER_TEST_DATABASE``); ports base+13…+17. No Asterisk needed.
+On SQLite or PostgreSQL (``CALLCENTER_TEST_DATABASE``); ports base+20…+24. No Asterisk needed.
 """
 
 from __future__ import annotations

@@ -82,15 +82,14 @@ def test_an_injected_pause_reason_hangs_up_nobody(clean: Stack) -> None:
         assert web.login("agent1001") == 303
         code, body = web.json("POST", "/app/desk/state", headers={"X-CSRF-Token": web.csrf},
                               form={"_csrf": web.csrf, "action": "pause", "reason": ATTACK})
-        assert 400 <= code < 600 and code != 500, (code, body)
-        assert isinstance(body, dict) and body.get("error_id"), body  # a JSON refusal, not a 500 page
-        # and through the CLI (the same AMI client)
+        # refused before AMI: only configured pause reasons are accepted (422)
+        assert code == 422 and isinstance(body, dict) and body.get("error_id"), (code, body)
+        # and through the CLI, whose reason is free text: the AMI client itself refuses it (AmiInjection)
         res = s.cli("agent", "pause", "1001", "--reason", ATTACK, check=False)
-        assert res.returncode != 0
+        assert res.returncode != 0, res
         time.sleep(1.0)
         assert s.live()["agents"]["1001"]["state"] == "talking"  # the call is still up
         assert caller.proc is not None and caller.proc.poll() is None
-        assert "refused AMI action" in s.daemon_log_tail(400)
     finally:
         caller.kill()
 

@@ -1,6 +1,7 @@
 """An SMS rig for tests and benchmarks: real Kannel (bearerbox + smsbox + fake SMSC) on the stack's
-ports (base+13…+16) and the outbox worker (``callcenter sms worker``) as a separate process serving
-the callback routes on base+17, both on one database. Fails loudly when Kannel cannot start."""
+ports (base+20…+23: the session stack's sandbox Kannel holds +13…+16) and the outbox worker
+(``callcenter sms worker``) as a separate process serving the callback routes on base+24, both on one
+database. Fails loudly when Kannel cannot start."""
 
 from __future__ import annotations
 
@@ -35,13 +36,13 @@ class SmsRig:
         self.workdir = workdir
         self.base = default_port_base() if base is None else base
         self.database_url = database_url
-        self.callback_port = self.base + 17
+        self.callback_port = self.base + 24
         token = secrets.token_urlsafe(18)
         self.settings = SmsSettings(**{
             "callback_token": token, "callback_base_url": f"http://127.0.0.1:{self.callback_port}/sms",
             "retry_min_s": 0.5, "retry_max_s": 2.0, "send_lease_s": 5.0, "per_number_per_hour": 1000,
-            "kannel": KannelSettings(admin_port=self.base + 13, smsbox_port=self.base + 14,
-                                     fake_smsc_port=self.base + 15, sendsms_port=self.base + 16,
+            "kannel": KannelSettings(admin_port=self.base + 20, smsbox_port=self.base + 21,
+                                     fake_smsc_port=self.base + 22, sendsms_port=self.base + 23,
                                      password=secrets.token_urlsafe(12), admin_password=secrets.token_urlsafe(12)),
             **sms})
         self.kannel = KannelBoxes(self.settings, workdir / "kannel",
