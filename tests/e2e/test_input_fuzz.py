@@ -24,7 +24,7 @@ from sqlalchemy import select, update
 
 from callcenter.store.models import Voicemail
 from callcenter.workorders.models import WorkOrder, WorkOrderAttachment
-from tests.harness.stack import Stack
+from tests.harness.stack import Stack, wait_for
 from tests.harness.web import WebClient, api_token, ensure_users
 
 pytestmark = pytest.mark.e2e
@@ -243,6 +243,8 @@ def test_every_route_answers_hostile_input_with_a_json_4xx(fuzz: Stack) -> None:
                                   headers={"Accept": "application/json"})
     assert code == 422 and json.loads(raw)["error"].endswith("not a configured pause reason"), raw
     # a configured one passes the check (the agent is not logged in: refused for that reason instead)
+    s.logout_everyone()  # whatever an earlier test of the session left logged in
+    wait_for(lambda: not any(a["queues"] for a in s.live()["agents"].values()), 10, what="no agent logged in")
     code, _h, raw = agent.request("POST", "/app/desk/state", form={"action": "pause", "reason": "meal",
                                                                    "_csrf": agent.csrf},
                                   headers={"Accept": "application/json"})
