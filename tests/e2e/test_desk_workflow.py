@@ -46,6 +46,12 @@ def browser(stack: Stack) -> Iterator[Any]:
 def acw_stack(clean: Stack) -> Iterator[Stack]:
     """The stack's daemon restarted with after-call work on (the harness runs with it off)."""
     ensure_users(clean)
+    # drafts other tests of the session left (the input fuzz posts to the draft routes) are not this test's
+    from sqlalchemy import delete
+
+    from callcenter.workorders.drafts import OrderDraft
+
+    clean.query(lambda db: db.execute(delete(OrderDraft)))
     path = clean.sandbox.config_file
     original = path.read_text()
     data = yaml.safe_load(original)

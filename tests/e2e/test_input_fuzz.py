@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import random
 import re
 import zlib
@@ -265,15 +266,19 @@ def test_audio_is_served_only_from_the_spool(fuzz: Stack) -> None:
     base = f"http://127.0.0.1:{s.ports.web}"
     spool = Path(s.config.ivr.voicemail_dir)
     inbox = spool / "hotline" / "fuzz" / "INBOX"
-    inbox.mkdir(parents=True, exist_ok=True)
     secret = s.config.ami.secret or "unused"
     secrets_file = Path(s.sandbox.secrets_file)
     assert secret in secrets_file.read_text()
     real = inbox / "msg0000.wav"
-    real.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
     forged = inbox / "msg0001.wav"
-    if not forged.is_symlink():
-        forged.symlink_to(secrets_file)  # what a forged FastAGI client made the daemon record
+    old_umask = os.umask(0o077)  # as the product writes its spool (another test checks every mode in it)
+    try:
+        inbox.mkdir(parents=True, exist_ok=True)
+        real.write_bytes(b"RIFF\x24\x00\x00\x00WAVEfmt ")
+        if not forged.is_symlink():
+            forged.symlink_to(secrets_file)  # what a forged FastAGI client made the daemon record
+    finally:
+        os.umask(old_umask)
     now = datetime.now(UTC).replace(tzinfo=None)
 
     def rows(db: Any) -> None:
